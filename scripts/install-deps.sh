@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tern needs to build, test and benchmark.
+# Idempotent: does nothing when everything is present. Needs root (apt-get).
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config make
+  liblua5.4-dev lua5.4
+  libfmt-dev
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+  libcaf-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

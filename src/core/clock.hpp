@@ -1,0 +1,26 @@
+// Clocks used by the timer and by services (skynet's now/starttime/hpc).
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+
+namespace tern {
+
+// Monotonic nanoseconds, for hpc() and for measuring time spent in callbacks.
+inline uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
+// Monotonic centiseconds: the timer's tick source.
+inline uint64_t monotonic_cs() { return monotonic_ns() / 10000000u; }
+
+// Wall clock in centiseconds since the epoch.
+inline uint64_t wall_cs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 100u + uint64_t(ts.tv_nsec) / 10000000u;
+}
+
+}  // namespace tern
