@@ -23,4 +23,10 @@ inline uint64_t wall_cs() {
   return uint64_t(ts.tv_sec) * 100u + uint64_t(ts.tv_nsec) / 10000000u;
 }
 
+// A cheap timestamp for measuring time spent in callbacks (profile): the CPU's
+// time-stamp counter where there is one (a few ns, against ~25 ns for
+// clock_gettime), converted with a factor measured once per process.
+uint64_t cycle_now();
+double nanoseconds_per_cycle();
+
 }  // namespace tern

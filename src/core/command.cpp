@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/node_impl.hpp"
 
@@ -92,8 +93,8 @@ const char* node_impl::command(tern_context* ctx, std::string_view cmd, std::str
   if (cmd == "STAT") {
     if (param == "mqlen") return keep(ctx, std::to_string(ctx->mq.size()));
     if (param == "endless") return keep(ctx, ctx->endless.exchange(false) ? "1" : "0");
-    if (param == "cpu") return keep(ctx, fmt::format("{:.6f}", double(ctx->cpu_ns.load()) / 1e9));
-    if (param == "time") return keep(ctx, fmt::format("{:.6f}", double(ctx->cpu_ns.load()) / 1e9));
+    if (param == "cpu" || param == "time")
+      return keep(ctx, fmt::format("{:.6f}", double(ctx->cpu_cycles.load()) * nanoseconds_per_cycle() / 1e9));
     if (param == "message") return keep(ctx, std::to_string(ctx->message_count.load()));
     return nullptr;
   }

@@ -42,7 +42,7 @@ struct tern_context {
   bool daemon = false;  // does not keep the node alive (the logger)
   std::atomic<bool> retired{false};
   std::atomic<bool> endless{false};
-  std::atomic<uint64_t> cpu_ns{0};
+  std::atomic<uint64_t> cpu_cycles{0};  // time in callbacks, in cycle_now() units
   std::atomic<uint64_t> message_count{0};
   std::atomic<FILE*> logfile{nullptr};
 

@@ -139,9 +139,9 @@ void node_impl::run_turn(tern_context* ctx, int weight, monitor_slot* monitor) {
   size_t n = ctx->mq.pop_batch(batch, scheduler::kMaxBatch, weight, &overload);
   if (overload)
     log(ctx->handle, fmt::format("may overload, message queue length = {}", overload));
-  uint64_t t0 = options_.profile && n ? monotonic_ns() : 0;
+  uint64_t t0 = options_.profile && n ? cycle_now() : 0;
   for (size_t i = 0; i < n; ++i) dispatch(ctx, batch[i], monitor);
-  if (t0) ctx->cpu_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
+  if (t0) ctx->cpu_cycles.fetch_add(cycle_now() - t0, std::memory_order_relaxed);
   if (ctx->mq.end_turn())
     sched_.requeue(ctx);
   else

@@ -50,8 +50,8 @@ node_impl::node_impl(node_options options)
       registry_(options_.harbor),
       modules_(options_.cpath),
       sched_(*this, default_threads(options_.threads), options_.worker_weights),
-      start_wall_cs_(wall_cs()),
-      start_mono_cs_(monotonic_cs()) {
+      start_wall_cs_(wall_cs()) {
+  if (options_.profile) nanoseconds_per_cycle();  // calibrate now, not in a worker
   for (auto& [key, value] : options_.env) env_.set(key, value);
 }
 

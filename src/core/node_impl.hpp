@@ -97,7 +97,6 @@ class node_impl {
   timer_wheel timer_;
   scheduler sched_;
   uint64_t start_wall_cs_;
-  uint64_t start_mono_cs_;
 
   std::atomic<handle_t> logger_{0};
   std::atomic<handle_t> monitor_exit_{0};

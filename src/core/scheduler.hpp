@@ -57,7 +57,8 @@ struct monitor_slot {
   void enter(handle_t src, handle_t dst) {
     source.store(src, std::memory_order_relaxed);
     destination.store(dst, std::memory_order_relaxed);
-    version.fetch_add(1, std::memory_order_release);
+    // Only the owning worker writes: no read-modify-write needed.
+    version.store(version.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
   void leave() { destination.store(0, std::memory_order_relaxed); }
 };

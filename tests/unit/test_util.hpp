@@ -5,6 +5,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <vector>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -12,10 +15,20 @@
 
 namespace tern::test {
 
+// A fresh directory under /tmp, removed when the test program exits.
 inline std::string temp_dir() {
+  struct registry {
+    std::vector<std::string> dirs;
+    ~registry() {
+      std::error_code ignored;
+      for (auto& d : dirs) std::filesystem::remove_all(d, ignored);
+    }
+  };
+  static registry made_dirs;
   std::string pattern = "/tmp/tern-test-XXXXXX";
-  char* made = mkdtemp(pattern.data());
-  return made ? std::string(made) : std::string("/tmp");
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  made_dirs.dirs.push_back(pattern);
+  return pattern;
 }
 
 inline std::string read_file(const std::string& path) {

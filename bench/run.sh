@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make bench SUITE=<name>: runs tern and its peer in one run and prints one JSON
+# line per case and implementation, then the tern/peer ratio per case.
+# RUNS (default 1) repeats each program; every run's lines are printed.
+set -euo pipefail
+suite=${1:-core}
+runs=${RUNS:-1}
+build=${BUILD_DIR:-build/release}
+cd "$(dirname "$0")/.."
+
+case "$suite" in
+  core)
+    programs=("$build/bench/tern_core_bench" "$build/bench/peers/caf_core_bench")
+    ;;
+  *)
+    echo "bench: unknown suite '$suite' (known: core)" >&2
+    exit 2
+    ;;
+esac
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for ((r = 0; r < runs; r++)); do
+  for p in "${programs[@]}"; do
+    "$p" | tee -a "$out"
+  done
+done
+
+# Ratios of medians: tern / peer (for "s" units lower is better, so peer / tern).
+python3 - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+cases = {}
+for r in rows:
+    cases.setdefault(r["bench"], {}).setdefault(r["impl"], []).append(r["value"])
+for bench, impls in cases.items():
+    if "tern" not in impls or len(impls) < 2:
+        continue
+    peer = next(i for i in impls if i != "tern")
+    t, p = statistics.median(impls["tern"]), statistics.median(impls[peer])
+    unit = next(r["unit"] for r in rows if r["bench"] == bench)
+    better_low = unit in ("s", "bytes")
+    ratio = (p / t) if better_low else (t / p)
+    print(json.dumps({"bench": bench, "impl": f"tern/{peer}", "value": round(ratio, 3),
+                      "unit": "x (higher is better for tern)"}))
+PY
