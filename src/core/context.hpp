@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -55,7 +56,7 @@ struct tern_context {
   std::string command_result;
 
   int32_t new_session() {
-    if (++session_id <= 0) session_id = 1;  // wraps without ever handing out 0
+    session_id = session_id == INT32_MAX ? 1 : session_id + 1;  // wraps, never 0
     return session_id;
   }
 };

@@ -24,18 +24,20 @@ void global_queue::push(tern_context* ctx) {
   if (tail_)
     tail_->next_scheduled = ctx;
   else
-    head_.store(ctx, std::memory_order_release);
+    head_ = ctx;
   tail_ = ctx;
+  size_.fetch_add(1);
 }
 
 tern_context* global_queue::pop() {
-  if (empty()) return nullptr;
+  if (size_.load(std::memory_order_relaxed) <= 0) return nullptr;
   std::lock_guard guard(lock_);
-  tern_context* ctx = head_.load(std::memory_order_relaxed);
+  tern_context* ctx = head_;
   if (!ctx) return nullptr;
-  head_.store(ctx->next_scheduled, std::memory_order_relaxed);
-  if (!ctx->next_scheduled) tail_ = nullptr;
+  head_ = ctx->next_scheduled;
+  if (!head_) tail_ = nullptr;
   ctx->next_scheduled = nullptr;
+  size_.fetch_sub(1);
   return ctx;
 }
 
@@ -79,11 +81,8 @@ void scheduler::schedule(tern_context* ctx) {
 }
 
 void scheduler::push_global(tern_context* ctx) {
-  queue_.push(ctx);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (spinning_.load(std::memory_order_relaxed) == 0 &&
-      sleeping_.load(std::memory_order_relaxed) > 0)
-    wake_one();
+  queue_.push(ctx);  // a seq_cst increment of the queue size, then:
+  if (spinning_.load() == 0 && sleeping_.load() > 0) wake_one();
 }
 
 void scheduler::wake_one() {
@@ -135,8 +134,7 @@ tern_context* scheduler::spin_then_sleep(worker& w) {
     return ctx;
   }
   std::unique_lock guard(sleep_lock_);
-  sleeping_.fetch_add(1);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  sleeping_.fetch_add(1);  // announce, then look (see global_queue)
   if (queue_.empty() && !quit_.load()) sleep_cv_.wait(guard);
   sleeping_.fetch_sub(1);
   return nullptr;

@@ -35,15 +35,19 @@ namespace tern {
 class node_impl;
 
 // Intrusive FIFO of contexts (linked through tern_context::next_scheduled).
+// size_ changes with sequentially consistent read-modify-writes: with the
+// sleeper counters in scheduler they form the "push, then look for sleepers" /
+// "announce sleep, then look at the queue" pair that cannot both miss.
 class global_queue {
  public:
   void push(tern_context* ctx);
   tern_context* pop();
-  [[nodiscard]] bool empty() const { return head_.load(std::memory_order_acquire) == nullptr; }
+  [[nodiscard]] bool empty() const { return size_.load() <= 0; }
 
  private:
   spinlock lock_;
-  std::atomic<tern_context*> head_{nullptr};
+  std::atomic<int64_t> size_{0};
+  tern_context* head_ = nullptr;
   tern_context* tail_ = nullptr;
 };
 

@@ -59,6 +59,7 @@ kill -TERM $pid; wait $pid; rc=$?
 check "SIGTERM: clean exit 0 (got $rc)" $rc
 
 # 8. SIGHUP reopens the log file (logrotate).
+rm -f "$WORK/forever.log"
 "$TERN" "$WORK/forever.lua" & pid=$!
 for _ in $(seq 50); do grep -q "tick 1" "$WORK/forever.log" 2>/dev/null && break; sleep 0.1; done
 mv "$WORK/forever.log" "$WORK/forever.log.1"
