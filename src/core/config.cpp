@@ -38,28 +38,24 @@ local function run(path, source)
   current_dir = saved
 end
 
-local function include(name)
-  local path = name:sub(1, 1) == "/" and name or current_dir .. name
+local function read_source(path, level)
   local f, err = io.open(path, "rb")
-  if not f then error("cannot open config file " .. err, 2) end
+  if not f then error("cannot open config file " .. err, level) end
   local source = f:read("a")
   f:close()
-  run(path, source)
+  return source
+end
+
+local function include(name)
+  local path = name:sub(1, 1) == "/" and name or current_dir .. name
+  run(path, read_source(path, 3))  -- level 3: the line of the include call
 end
 
 setmetatable(settings, { __index = function(_, key)
   if key == "include" then return include end
   return _G[key]
 end })
-if top_source then
-  run(top_path, top_source)
-else
-  local f, err = io.open(top_path, "rb")
-  if not f then error("cannot open config file " .. err, 0) end
-  local source = f:read("a")
-  f:close()
-  run(top_path, source)
-end
+run(top_path, top_source or read_source(top_path, 0))
 setmetatable(settings, nil)
 return settings
 )lua";

@@ -208,22 +208,24 @@ handle_t node_impl::launch(tern_context* caller, std::string_view module, std::s
     live_.fetch_add(1);
     if (!ctx->daemon) live_user_.fetch_add(1);
     handle_t h = registry_.insert(ctx);
+    // The creation reference belongs to the registry. Take one for the
+    // launcher, so the context outlives an init that exits its own service.
+    ctx->refs.fetch_add(1);
     std::string arg_copy(args);
     int rc = def->init(instance, ctx, arg_copy.c_str());
     if (rc == 0) {
-      // The creation reference belongs to the registry; take one for the
-      // schedule (the mailbox starts scheduled, so messages sent during init
-      // waited until now).
-      ctx->refs.fetch_add(1);
+      // The launcher's reference becomes the schedule's. The mailbox starts
+      // scheduled, so whatever was sent during init waited until now.
       sched_.schedule(ctx);
       return h;
     }
     why = fmt::format("init of {} failed{}", module,
                       ctx->command_result.empty() ? "" : ": " + ctx->command_result);
-    if (tern_context* c = registry_.retire(h)) {
-      c->retired.store(true);
-      release(c);
+    if (registry_.retire(h)) {  // quietly: it never started, so no exit notice
+      ctx->retired.store(true);
+      release(ctx);  // the registry's reference
     }
+    release(ctx);  // the launcher's
   }
   log(from, fmt::format("FAILED launch {} {}: {}", module, args, why));
   if (error) *error = why;

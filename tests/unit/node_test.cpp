@@ -261,6 +261,32 @@ TEST_F(NodeTest, LogOnWritesEachMessageToAFilePerService) {
   EXPECT_NE(text.find(":00000000 0 7 0 6869"), std::string::npos) << text;
 }
 
+struct self_exiting : service {
+  bool init(std::string_view) override {
+    send(self(), ptype::text, "queued during init");
+    exit();
+    return true;
+  }
+};
+
+TEST_F(NodeTest, AServiceThatExitsDuringInitIsReleasedCleanly) {
+  node_->add_service_type<self_exiting>("self_exiting");
+  size_t before = node_->service_count();
+  EXPECT_NE(node_->launch("self_exiting", ""), 0u);
+  node_->run_until_idle();
+  EXPECT_EQ(node_->service_count(), before);
+}
+
+TEST_F(NodeTest, AnOverloadedQueueIsReported) {
+  handle_t r = node_->launch("recorder", "");
+  node_->run_until_idle();
+  for (int i = 0; i < 1100; ++i) node_->send(0, r, ptype::text, 0, "x");
+  node_->run_until_idle();
+  EXPECT_EQ(seen_.size(), 1100u);
+  EXPECT_NE(log_text().find(fmt::format("[:{:08x}] may overload, message queue length = 1100", r)),
+            std::string::npos);
+}
+
 TEST_F(NodeTest, SessionsWrapWithoutZero) {
   tern_context c;
   c.session_id = INT32_MAX - 1;
