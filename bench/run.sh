@@ -26,7 +26,8 @@ for ((r = 0; r < runs; r++)); do
   done
 done
 
-# Ratios of medians: tern / peer (for "s" units lower is better, so peer / tern).
+# Ratios of medians, on stderr so stdout stays one JSON line per case and
+# implementation: tern / peer (for seconds and bytes lower is better: peer / tern).
 python3 - "$out" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
@@ -41,6 +42,6 @@ for bench, impls in cases.items():
     unit = next(r["unit"] for r in rows if r["bench"] == bench)
     better_low = unit in ("s", "bytes")
     ratio = (p / t) if better_low else (t / p)
-    print(json.dumps({"bench": bench, "impl": f"tern/{peer}", "value": round(ratio, 3),
-                      "unit": "x (higher is better for tern)"}))
+    print(f"ratio {bench}: tern is {ratio:.2f}x {peer} (median of {len(impls['tern'])} runs;"
+          f" tern {t:.4g} {unit}, {peer} {p:.4g} {unit})", file=sys.stderr)
 PY

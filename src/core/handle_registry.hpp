@@ -1,6 +1,6 @@
 // handle_registry: handle -> service and .name -> handle.
 //
-// Threading: every method is thread-safe (one reader/writer lock). Lookups
+// Threading: every method is thread-safe (one reader/writer spinlock). Lookups
 // take the read side, so sends from many workers do not serialise.
 //
 // Handles: the low 24 bits come from a counter that only moves forward, so an
@@ -11,12 +11,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "core/rw_spinlock.hpp"
 #include "tern/core/types.hpp"
 
 struct tern_context;
@@ -57,7 +59,7 @@ class handle_registry {
  private:
   tern_context* find_locked(handle_t h) const;
 
-  mutable std::shared_mutex lock_;
+  mutable rw_spinlock lock_;
   uint32_t harbor_;
   uint32_t next_id_ = 1;
   size_t count_ = 0;

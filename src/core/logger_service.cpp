@@ -52,7 +52,7 @@ class logger_service : public service {
     struct tm tm_buf {};
     localtime_r(&seconds, &tm_buf);
     char text[32];
-    std::strftime(text, sizeof text, "%d/%m/%y %H:%M:%S", &tm_buf);
+    std::strftime(text, sizeof text, "%m/%d/%y %H:%M:%S", &tm_buf);  // skynet: "%D %T"
     fmt::print(file_, "{}.{:02d} ", text, int(cs % 100));
   }
 

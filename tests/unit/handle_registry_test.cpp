@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -86,6 +90,60 @@ TEST(HandleRegistry, NamesRegisterQueryAndRetireWithTheService) {
   EXPECT_EQ(reg.find_name("cache"), 0u);
   EXPECT_TRUE(reg.bind_name("db", hb));
   EXPECT_FALSE(reg.bind_name("x", ha));  // unknown handle
+}
+
+}  // namespace
+}  // namespace tern
+
+namespace tern {
+namespace {
+
+TEST(RwSpinlockConcurrency, WritersAreExclusiveAndReadersSeeConsistentState) {
+  rw_spinlock lock;
+  long a = 0, b = 0;  // writers keep a == b; readers must never see them differ
+  std::atomic<int> torn{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20000; ++i) {
+        std::lock_guard guard(lock);
+        ++a;
+        ++b;
+      }
+    });
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20000; ++i) {
+        std::shared_lock guard(lock);
+        if (a != b) torn.fetch_add(1);
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(a, 40000);
+  EXPECT_EQ(b, 40000);
+  EXPECT_EQ(torn.load(), 0);
+}
+
+TEST(HandleRegistryConcurrency, LaunchAndLookupFromManyThreads) {
+  handle_registry reg(1);
+  std::vector<std::thread> threads;
+  std::atomic<int> misses{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      std::vector<std::unique_ptr<tern_context>> mine;
+      for (int i = 0; i < 2000; ++i) {
+        mine.push_back(std::make_unique<tern_context>());
+        handle_t h = reg.insert(mine.back().get());
+        tern_context* found = nullptr;
+        reg.with(h, [&](tern_context* c) { found = c; });
+        if (found != mine.back().get()) misses.fetch_add(1);
+        if (i % 2) reg.retire(h);
+      }
+      for (auto& c : mine) reg.retire(c->handle);
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(misses.load(), 0);
+  EXPECT_EQ(reg.size(), 0u);
 }
 
 }  // namespace
