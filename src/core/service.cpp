@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/node_impl.hpp"
 
@@ -94,6 +95,26 @@ std::optional<std::string> service::getenv(std::string_view key) const {
 }
 
 uint64_t service::now() const { return ctx_->node->now(); }
+uint32_t service::starttime() const { return ctx_->node->starttime(); }
+
+bool service::setenv(std::string_view key, std::string_view value) {
+  return ctx_->node->environment().set_new(key, value);
+}
+
+service::stats service::stat() {
+  return stats{ctx_->mq.size(), ctx_->endless.exchange(false),
+               double(ctx_->cpu_cycles.load()) * nanoseconds_per_cycle() / 1e9,
+               ctx_->message_count.load()};
+}
+
+void service::abort() {
+  ctx_->node->retire_all();
+  ctx_->node->request_stop(0);
+}
+void service::monitor_exits(handle_t watcher) { ctx_->node->set_monitor_exit(watcher); }
+bool service::log_on(handle_t h) { return ctx_->node->log_on(h); }
+bool service::log_off(handle_t h) { return ctx_->node->log_off(h); }
+bool service::signal(handle_t h, int sig) { return ctx_->node->signal(h, sig); }
 
 service::reply_awaiter service::call(handle_t dst, int type, std::string_view data) {
   int session = send(dst, type | ptype::tag_allocsession, data);

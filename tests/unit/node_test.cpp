@@ -287,6 +287,35 @@ TEST_F(NodeTest, AnOverloadedQueueIsReported) {
             std::string::npos);
 }
 
+struct typed_commands : service {
+  static inline std::vector<std::string>* out = nullptr;
+  void on_message(const message& m) override {
+    if (m.view() != "go") return;
+    out->push_back(setenv("typed_key", "v1") ? "set" : "refused");
+    out->push_back(setenv("typed_key", "v2") ? "set" : "refused");
+    out->push_back(*getenv("typed_key"));
+    out->push_back(starttime() > 1600000000u ? "starttime ok" : "starttime bad");
+    stats s = stat();
+    out->push_back("mqlen=" + std::to_string(s.mqlen) + " messages=" + std::to_string(s.messages));
+    monitor_exits(self());
+    out->push_back(signal(self(), 5) ? "signaled" : "no signal");
+  }
+  void on_signal(int sig) override { out->push_back("on_signal " + std::to_string(sig)); }
+};
+
+TEST_F(NodeTest, TypedCommandsFromAService) {
+  std::vector<std::string> out;
+  typed_commands::out = &out;
+  node_->add_service_type<typed_commands>("typed_commands");
+  handle_t h = node_->launch("typed_commands", "");
+  node_->send(0, h, ptype::text, 0, "x");
+  node_->send(0, h, ptype::text, 0, "go");
+  node_->run_until_idle();
+  EXPECT_EQ(out, (std::vector<std::string>{"set", "refused", "v1", "starttime ok",
+                                           "mqlen=0 messages=1", "on_signal 5", "signaled"}));
+  EXPECT_EQ(node_->impl().monitor_exit(), h);
+}
+
 TEST_F(NodeTest, SessionsWrapWithoutZero) {
   tern_context c;
   c.session_id = INT32_MAX - 1;

@@ -66,7 +66,23 @@ class service {
   void kill(handle_t h);
   void log(std::string_view text) const;
   [[nodiscard]] std::optional<std::string> getenv(std::string_view key) const;
-  [[nodiscard]] uint64_t now() const;  // centiseconds since the node started
+  bool setenv(std::string_view key, std::string_view value);  // false if the key exists
+  [[nodiscard]] uint64_t now() const;        // centiseconds since the node started
+  [[nodiscard]] uint32_t starttime() const;  // wall clock at start, seconds
+
+  // The rest of skynet's command set, typed (the string form is tern_command).
+  struct stats {
+    size_t mqlen;
+    bool endless;  // reading it clears the flag, as STAT endless does
+    double cpu_seconds;
+    uint64_t messages;
+  };
+  [[nodiscard]] stats stat();
+  void abort();                      // ABORT: every service exits, the node stops
+  void monitor_exits(handle_t watcher);  // MONITOR: tell watcher when any service exits
+  bool log_on(handle_t h);           // LOGON / LOGOFF: per-service message log
+  bool log_off(handle_t h);
+  bool signal(handle_t h, int sig);  // SIGNAL
 
   // Coroutines: co_await call(...) inside a task started with fork().
   struct reply_awaiter {
