@@ -77,9 +77,8 @@ const char* node_impl::command(tern_context* ctx, std::string_view cmd, std::str
     return nullptr;
   }
   if (cmd == "STARTTIME") return keep(ctx, std::to_string(starttime()));
-  if (cmd == "ABORT") {
-    retire_all();
-    request_stop(0);
+  if (cmd == "ABORT") {  // tern: an optional exit status ("ABORT 1")
+    abort(param.empty() ? 0 : std::atoi(std::string(param).c_str()));
     return nullptr;
   }
   if (cmd == "MONITOR") {

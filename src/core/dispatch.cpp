@@ -93,9 +93,10 @@ int node_impl::send(tern_context* ctx, handle_t source, handle_t destination, in
     return -1;
   }
   if (!push(destination, m)) {
+    free_payload(m);
+    if (!accepting_.load()) return -1;  // shutting down: everyone is leaving, no news
     log(source, fmt::format("drop message from :{:08x} to unknown :{:08x} (type {}, session {}, {} bytes)",
                             source, destination, type, session, size));
-    free_payload(m);
     return -1;
   }
   return session;
@@ -106,8 +107,9 @@ int node_impl::send_name(tern_context* ctx, handle_t source, std::string_view na
   handle_t dst = resolve(name);
   if (dst == 0) {
     if (type & ptype::tag_dontcopy) mem_free(data);
-    log(source ? source : (ctx ? ctx->handle : 0),
-        fmt::format("drop message to unknown name {}", name));
+    if (accepting_.load())
+      log(source ? source : (ctx ? ctx->handle : 0),
+          fmt::format("drop message to unknown name {}", name));
     return -1;
   }
   return send(ctx, source, dst, type, session, data, size);
@@ -251,6 +253,12 @@ void node_impl::retire_all() {
   handle_t logger = logger_.load();
   for (handle_t h : registry_.handles())
     if (h != logger) retire(h);
+}
+
+void node_impl::abort(int exit_code) {
+  accepting_.store(false);
+  retire_all();
+  request_stop(exit_code);
 }
 
 void node_impl::release(tern_context* ctx) {

@@ -80,7 +80,9 @@ void node_impl::start() {
     size_t space = boot.find(' ');
     std::string_view module = boot.substr(0, space);
     std::string_view args = space == std::string_view::npos ? "" : boot.substr(space + 1);
-    if (launch(nullptr, module, args, nullptr) == 0) {
+    handle_t first = launch(nullptr, module, args, nullptr);
+    bootstrap_.store(first);
+    if (first == 0) {
       log(0, fmt::format("bootstrap ({}) failed to start: the node exits", options_.bootstrap));
       request_stop(1);
     }

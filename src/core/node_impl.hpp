@@ -41,7 +41,8 @@ class node_impl {
   handle_t launch(tern_context* caller, std::string_view module, std::string_view args,
                   std::string* error, bool daemon = false);
   bool retire(handle_t h);  // EXIT / KILL
-  void retire_all();        // ABORT
+  void retire_all();
+  void abort(int exit_code);  // ABORT: stop launching, retire everyone, stop
   void release(tern_context* ctx);  // drops one reference
 
   // Messages. Returns the session, or -1 (unknown destination; data freed).
@@ -69,6 +70,7 @@ class node_impl {
   [[nodiscard]] uint64_t now() const { return timer_.current_tick(); }
   [[nodiscard]] uint32_t starttime() const { return uint32_t(start_wall_cs_ / 100); }
   [[nodiscard]] const node_options& options() const { return options_; }
+  [[nodiscard]] handle_t bootstrap() const { return bootstrap_.load(); }
 
   env& environment() { return env_; }
   handle_registry& registry() { return registry_; }
@@ -99,6 +101,7 @@ class node_impl {
   uint64_t start_wall_cs_;
 
   std::atomic<handle_t> logger_{0};
+  std::atomic<handle_t> bootstrap_{0};
   std::atomic<handle_t> monitor_exit_{0};
   std::atomic<size_t> live_{0};       // every service
   std::atomic<size_t> live_user_{0};  // services that keep the node alive

@@ -107,10 +107,7 @@ service::stats service::stat() {
                ctx_->message_count.load()};
 }
 
-void service::abort() {
-  ctx_->node->retire_all();
-  ctx_->node->request_stop(0);
-}
+void service::abort() { ctx_->node->abort(0); }
 void service::monitor_exits(handle_t watcher) { ctx_->node->set_monitor_exit(watcher); }
 bool service::log_on(handle_t h) { return ctx_->node->log_on(h); }
 bool service::log_off(handle_t h) { return ctx_->node->log_off(h); }

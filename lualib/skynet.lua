@@ -1,0 +1,665 @@
+-- skynet's Lua API on tern. Our own implementation of the documented API and
+-- behaviour, so services written for skynet run unchanged.
+--
+-- Model: every incoming request runs in its own coroutine (taken from a
+-- pool). A coroutine that waits (call, sleep, wait) yields "SUSPEND" and is
+-- parked under a session number; the response with that session resumes it.
+local c = require "skynet.core"
+
+local coroutine_create = coroutine.create
+local coroutine_resume = coroutine.resume
+local coroutine_yield = coroutine.yield
+local coroutine_running = coroutine.running
+local table_remove = table.remove
+local table_insert = table.insert
+local traceback = debug.traceback
+local tostring, type, pairs, select, error, assert = tostring, type, pairs, select, error, assert
+local string_format = string.format
+
+local skynet = {
+  PTYPE_TEXT = 0,
+  PTYPE_RESPONSE = 1,
+  PTYPE_MULTICAST = 2,
+  PTYPE_CLIENT = 3,
+  PTYPE_SYSTEM = 4,
+  PTYPE_HARBOR = 5,
+  PTYPE_SOCKET = 6,
+  PTYPE_ERROR = 7,
+  PTYPE_QUEUE = 8,
+  PTYPE_DEBUG = 9,
+  PTYPE_LUA = 10,
+  PTYPE_SNAX = 11,
+  PTYPE_TRACE = 12,
+}
+
+skynet.pack = c.pack
+skynet.packstring = c.packstring
+skynet.unpack = c.unpack
+skynet.tostring = c.tostring
+skynet.trash = c.trash
+skynet.now = c.now
+skynet.hpc = c.hpc
+skynet.error = c.error
+
+-- Protocols by name and by id.
+local proto = {}
+skynet.proto = proto  -- read by skynet.debug and skynet.manager
+
+function skynet.register_protocol(class)
+  local name, id = class.name, class.id
+  assert(type(name) == "string" and type(id) == "number" and id >= 0 and id <= 255,
+    "a protocol needs a name and an id in 0..255")
+  assert(proto[name] == nil and proto[id] == nil, "protocol " .. name .. " is already registered")
+  proto[name] = class
+  proto[id] = class
+end
+
+-- Coroutine bookkeeping.
+local session_id_coroutine = {}       -- session -> waiting coroutine, a timeout function, or "BREAK"
+local session_coroutine_id = {}       -- coroutine -> session of the request it serves
+local session_coroutine_address = {}  -- coroutine -> who sent that request
+local session_coroutine_tracetag = {}
+local unresponse = {}                 -- response closure -> address still owed an answer
+local wakeup_queue = {}
+local sleep_session = {}              -- token -> session it sleeps on
+local watching_session = {}           -- session of an outgoing call -> callee
+local error_queue = {}
+local fork_queue = { h = 1, t = 0 }
+local suspend
+
+-- A pool of coroutines: creating one per message is the expensive part.
+local coroutine_pool = setmetatable({}, { __mode = "kv" })
+
+local function co_create(f)
+  local co = table_remove(coroutine_pool)
+  if co == nil then
+    co = coroutine_create(function(...)
+      f(...)
+      while true do
+        local session = session_coroutine_id[co]
+        if session and session ~= 0 then
+          local info = debug.getinfo(f, "S")
+          skynet.error(string_format("Maybe forgot response session %s from %s : %s:%d", session,
+            skynet.address(session_coroutine_address[co]), info.source, info.linedefined))
+        end
+        session_coroutine_id[co] = nil
+        session_coroutine_address[co] = nil
+        session_coroutine_tracetag[co] = nil
+        f = nil
+        coroutine_pool[#coroutine_pool + 1] = co
+        f = coroutine_yield "SUSPEND"  -- parked in the pool until reused
+        f(coroutine_yield())
+      end
+    end)
+  else
+    coroutine_resume(co, f)  -- hand it the new function; it waits for the arguments
+  end
+  return co
+end
+
+local function dispatch_error_queue()
+  local session = table_remove(error_queue, 1)
+  if session then
+    local co = session_id_coroutine[session]
+    session_id_coroutine[session] = nil
+    return suspend(co, coroutine_resume(co, false, nil, nil, session))
+  end
+end
+
+local function dispatch_wakeup()
+  while true do
+    local token = table_remove(wakeup_queue, 1)
+    if token == nil then break end
+    local session = sleep_session[token]
+    if session then
+      local co = session_id_coroutine[session]
+      session_id_coroutine[session] = "BREAK"
+      return suspend(co, coroutine_resume(co, false, "BREAK", nil, session))
+    end
+  end
+  return dispatch_error_queue()
+end
+
+-- Called with what coroutine.resume returned.
+function suspend(co, ok, command)
+  if not ok then
+    local session = session_coroutine_id[co]
+    if session then
+      local address = session_coroutine_address[co]
+      if session ~= 0 and address then
+        -- The caller gets an error instead of waiting forever.
+        c.send(address, skynet.PTYPE_ERROR, session, tostring(command):match("[^\n]*"))
+      end
+      session_coroutine_id[co] = nil
+    end
+    session_coroutine_address[co] = nil
+    session_coroutine_tracetag[co] = nil
+    error(traceback(co, tostring(command)))
+  end
+  if command == "SUSPEND" then
+    return dispatch_wakeup()
+  elseif command == "QUIT" then
+    return  -- the service is exiting
+  elseif command == nil then
+    return  -- a coroutine that ended (not from the pool)
+  else
+    error("Unknown command : " .. tostring(command) .. "\n" .. traceback(co))
+  end
+end
+
+-- Addresses and names.
+local self_handle
+function skynet.self()
+  if not self_handle then self_handle = c.addresscommand "REG" end
+  return self_handle
+end
+
+function skynet.localname(name)
+  return c.addresscommand("QUERY", name)
+end
+
+function skynet.address(addr)
+  if type(addr) == "number" then
+    return string_format(":%08x", addr)
+  end
+  return tostring(addr)
+end
+
+function skynet.harbor(addr)
+  return c.harbor(addr)
+end
+
+-- Time.
+local starttime
+function skynet.starttime()
+  if not starttime then starttime = c.intcommand "STARTTIME" end
+  return starttime
+end
+
+function skynet.time()
+  return skynet.now() / 100 + (starttime or skynet.starttime())
+end
+
+-- Timers and waiting.
+function skynet.timeout(ti, func)
+  local session = c.intcommand("TIMEOUT", ti)
+  assert(session, "TIMEOUT failed")
+  -- The coroutine is made only when the timer fires.
+  session_id_coroutine[session] = func
+end
+
+local function suspend_sleep(session, token)
+  session_id_coroutine[session] = coroutine_running()
+  sleep_session[token] = session
+  return coroutine_yield "SUSPEND"
+end
+
+function skynet.sleep(ti, token)
+  local session = c.intcommand("TIMEOUT", ti)
+  assert(session, "TIMEOUT failed")
+  token = token or coroutine_running()
+  local ok, ret = suspend_sleep(session, token)
+  sleep_session[token] = nil
+  if ok then return end
+  if ret == "BREAK" then return "BREAK" end
+  error(ret)
+end
+
+function skynet.yield()
+  return skynet.sleep(0)
+end
+
+function skynet.wait(token)
+  local session = c.genid()
+  token = token or coroutine_running()
+  suspend_sleep(session, token)
+  sleep_session[token] = nil
+  session_id_coroutine[session] = nil
+end
+
+function skynet.wakeup(token)
+  if sleep_session[token] then
+    table_insert(wakeup_queue, token)
+    return true
+  end
+end
+
+-- Sending and calling.
+function skynet.send(addr, typename, ...)
+  local p = proto[typename]
+  return c.send(addr, p.id, 0, p.pack(...))
+end
+
+function skynet.rawsend(addr, typename, msg, sz)
+  local p = proto[typename]
+  return c.send(addr, p.id, 0, msg, sz)
+end
+
+function skynet.redirect(dest, source, typename, ...)
+  return c.redirect(dest, source, proto[typename].id, ...)
+end
+
+-- level: where the error points, counted from call_failed (the caller's call site).
+local function call_failed(addr, msg, sz, level)
+  local why = (msg and sz and sz > 0) and c.tostring(msg, sz) or nil
+  error(string_format("call failed: %s%s", skynet.address(addr), why and (" (" .. why .. ")") or ""), level)
+end
+
+local function yield_call(addr, session)
+  watching_session[session] = addr
+  session_id_coroutine[session] = coroutine_running()
+  local ok, msg, sz = coroutine_yield "SUSPEND"
+  watching_session[session] = nil
+  if not ok then call_failed(addr, msg, sz, 4) end
+  return msg, sz
+end
+
+function skynet.call(addr, typename, ...)
+  local p = proto[typename]
+  local session = c.send(addr, p.id, nil, p.pack(...))
+  if session == nil then
+    error("call to invalid address " .. skynet.address(addr), 2)
+  end
+  return p.unpack(yield_call(addr, session))
+end
+
+function skynet.rawcall(addr, typename, msg, sz)
+  local p = proto[typename]
+  local session = c.send(addr, p.id, nil, msg, sz)
+  if session == nil then
+    error("call to invalid address " .. skynet.address(addr), 2)
+  end
+  return yield_call(addr, session)
+end
+
+-- tern: skynet.call with a time limit in centiseconds. Raises "call timeout"
+-- when no answer came in time; a late answer is dropped.
+function skynet.call_timeout(ti, addr, typename, ...)
+  local p = proto[typename]
+  local session = c.send(addr, p.id, nil, p.pack(...))
+  if session == nil then
+    error("call to invalid address " .. skynet.address(addr), 2)
+  end
+  local co = coroutine_running()
+  local timer = c.intcommand("TIMEOUT", ti)
+  session_id_coroutine[timer] = co
+  session_id_coroutine[session] = co
+  watching_session[session] = addr
+  local ok, msg, sz, which = coroutine_yield "SUSPEND"
+  watching_session[session] = nil
+  if which == timer then
+    session_id_coroutine[session] = "BREAK"
+    error(string_format("call timeout: %s did not answer within %d cs", skynet.address(addr), ti), 2)
+  end
+  session_id_coroutine[timer] = "BREAK"
+  if not ok then call_failed(addr, msg, sz, 3) end
+  return p.unpack(msg, sz)
+end
+
+-- Answering.
+function skynet.ret(msg, sz)
+  msg = msg or ""
+  local co = coroutine_running()
+  local session = session_coroutine_id[co]
+  if session == nil then error("No session", 2) end
+  session_coroutine_id[co] = nil
+  if session == 0 then
+    if sz ~= nil then c.trash(msg, sz) end
+    return false  -- a send, not a call: nobody waits
+  end
+  local address = session_coroutine_address[co]
+  if c.send(address, skynet.PTYPE_RESPONSE, session, msg, sz) then return true end
+  c.send(address, skynet.PTYPE_ERROR, session, "")
+  return false
+end
+
+function skynet.retpack(...)
+  return skynet.ret(skynet.pack(...))
+end
+
+function skynet.ignoreret()
+  session_coroutine_id[coroutine_running()] = nil
+end
+
+function skynet.response(pack)
+  pack = pack or skynet.pack
+  local co = coroutine_running()
+  local session = assert(session_coroutine_id[co], "no session")
+  session_coroutine_id[co] = nil
+  local address = session_coroutine_address[co]
+  if session == 0 then
+    return function() end  -- a send: there is no one to answer
+  end
+  local function response(ok, ...)
+    if ok == "TEST" or ok == "test" then
+      return unresponse[response] ~= nil
+    end
+    if not address then
+      error("Can't response more than once", 2)
+    end
+    local ret = false
+    if unresponse[response] then
+      if ok then
+        ret = c.send(address, skynet.PTYPE_RESPONSE, session, pack(...)) ~= nil
+        if not ret then c.send(address, skynet.PTYPE_ERROR, session, "") end
+      else
+        ret = c.send(address, skynet.PTYPE_ERROR, session, (...) and tostring((...)) or "") ~= nil
+      end
+      unresponse[response] = nil
+    end
+    address = nil
+    return ret
+  end
+  unresponse[response] = address
+  return response
+end
+
+-- Coroutines of the service.
+function skynet.fork(func, ...)
+  local n = select("#", ...)
+  local co
+  if n == 0 then
+    co = co_create(func)
+  else
+    local args = { ... }
+    co = co_create(function() func(table.unpack(args, 1, n)) end)
+  end
+  local t = fork_queue.t + 1
+  fork_queue.t = t
+  fork_queue[t] = co
+  return co
+end
+
+-- A service that went away: every call waiting on it fails.
+local function error_from(source)
+  for session, addr in pairs(watching_session) do
+    if addr == source then table_insert(error_queue, session) end
+  end
+  for resp, addr in pairs(unresponse) do
+    if addr == source then unresponse[resp] = nil end
+  end
+end
+
+function skynet.term(service)
+  error_from(service)
+  return dispatch_error_queue()
+end
+
+local function unknown_request(session, address, msg, sz, prototype)
+  skynet.error(string_format("Unknown request (%s): %s", prototype, c.tostring(msg, sz)))
+  error(string_format("Unknown session : %d from %x", session, address))
+end
+
+function skynet.dispatch_unknown_request(unknown)
+  local prev = unknown_request
+  unknown_request = unknown
+  return prev
+end
+
+local function unknown_response(session, address, msg, sz)
+  skynet.error(string_format("Response message : %s", c.tostring(msg, sz)))
+  error(string_format("Unknown session : %d from %x", session, address))
+end
+
+function skynet.dispatch_unknown_response(unknown)
+  local prev = unknown_response
+  unknown_response = unknown
+  return prev
+end
+
+local function resume_waiter(session, source, ok, msg, sz)
+  local co = session_id_coroutine[session]
+  if co == "BREAK" then
+    session_id_coroutine[session] = nil
+  elseif co == nil then
+    if ok then unknown_response(session, source, msg, sz) end
+  else
+    session_id_coroutine[session] = nil
+    if type(co) == "function" then  -- a skynet.timeout callback
+      co = co_create(co)
+      return suspend(co, coroutine_resume(co))
+    end
+    return suspend(co, coroutine_resume(co, ok, msg, sz, session))
+  end
+end
+
+local function raw_dispatch_message(prototype, msg, sz, session, source)
+  if prototype == 1 then
+    return resume_waiter(session, source, true, msg, sz)
+  end
+  if prototype == 7 then
+    if session == 0 then  -- the source is gone: fail every call to it
+      error_from(source)
+      return dispatch_error_queue()
+    end
+    if watching_session[session] or type(session_id_coroutine[session]) == "thread" then
+      return resume_waiter(session, source, false, msg, sz)
+    end
+    session_id_coroutine[session] = nil
+    return
+  end
+  local p = proto[prototype]
+  local f = p and p.dispatch
+  if f == nil then
+    if session ~= 0 then
+      c.send(source, skynet.PTYPE_ERROR, session, "no dispatch for protocol " .. tostring(prototype))
+    end
+    return unknown_request(session, source, msg, sz, p and p.name or prototype)
+  end
+  local co = co_create(f)
+  session_coroutine_id[co] = session
+  session_coroutine_address[co] = source
+  return suspend(co, coroutine_resume(co, session, source, p.unpack(msg, sz)))
+end
+
+function skynet.dispatch_message(...)
+  local ok, err = pcall(raw_dispatch_message, ...)
+  while true do
+    if fork_queue.h > fork_queue.t then
+      fork_queue.h, fork_queue.t = 1, 0
+      break
+    end
+    local h = fork_queue.h
+    local co = fork_queue[h]
+    fork_queue[h] = nil
+    fork_queue.h = h + 1
+    local fork_ok, fork_err = pcall(suspend, co, coroutine_resume(co))
+    if not fork_ok then
+      if ok then
+        ok, err = false, tostring(fork_err)
+      else
+        err = tostring(err) .. "\n" .. tostring(fork_err)
+      end
+    end
+  end
+  assert(ok, tostring(err))
+end
+
+function skynet.dispatch(typename, func)
+  local p = proto[typename]
+  assert(p, "unknown protocol " .. tostring(typename))
+  if func then
+    local old = p.dispatch
+    p.dispatch = func
+    return old
+  end
+  return p.dispatch
+end
+
+-- Services.
+function skynet.newservice(name, ...)
+  return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
+end
+
+function skynet.uniqueservice(global, ...)
+  if global == true then
+    return assert(skynet.call(".service", "lua", "GLAUNCH", ...))
+  end
+  return assert(skynet.call(".service", "lua", "LAUNCH", global, ...))
+end
+
+function skynet.queryservice(global, ...)
+  if global == true then
+    return assert(skynet.call(".service", "lua", "GQUERY", ...))
+  end
+  return assert(skynet.call(".service", "lua", "QUERY", global, ...))
+end
+
+function skynet.exit()
+  fork_queue = { h = 1, t = 0 }
+  skynet.send(".launcher", "lua", "REMOVE", skynet.self(), false)
+  -- Everyone waiting on a request of ours gets an error.
+  for co, session in pairs(session_coroutine_id) do
+    local address = session_coroutine_address[co]
+    if session ~= 0 and address then
+      c.send(address, skynet.PTYPE_ERROR, session, "")
+    end
+  end
+  for resp in pairs(unresponse) do
+    resp(false)
+  end
+  -- Services we are calling learn that we are gone.
+  local callees = {}
+  for _, address in pairs(watching_session) do
+    callees[address] = true
+  end
+  for address in pairs(callees) do
+    c.send(address, skynet.PTYPE_ERROR, 0, "")
+  end
+  c.command "EXIT"
+  coroutine_yield "QUIT"
+end
+
+function skynet.kill(name)
+  if type(name) == "number" then
+    skynet.send(".launcher", "lua", "REMOVE", name, true)
+    name = skynet.address(name)
+  end
+  c.command("KILL", name)
+end
+
+function skynet.abort(status)
+  c.command("ABORT", status and tostring(status) or nil)
+end
+
+function skynet.getenv(key)
+  return (c.command("GETENV", key))
+end
+
+function skynet.setenv(key, value)
+  assert(c.command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
+  c.command("SETENV", key .. " " .. value)
+end
+
+function skynet.memlimit(bytes)
+  debug.getregistry().memlimit = bytes
+  skynet.memlimit = nil  -- once, before the service starts
+end
+
+function skynet.stat(what)
+  return c.intcommand("STAT", what)
+end
+
+function skynet.endless()
+  return c.intcommand("STAT", "endless") == 1
+end
+
+function skynet.mqlen()
+  return c.intcommand("STAT", "mqlen")
+end
+
+function skynet.task(ret)
+  if ret == nil then
+    local n = 0
+    for _, co in pairs(session_id_coroutine) do
+      if type(co) == "thread" then n = n + 1 end
+    end
+    return n
+  end
+  local kind = type(ret)
+  if kind == "table" then
+    for session, co in pairs(session_id_coroutine) do
+      if type(co) == "thread" then ret[session] = traceback(co) end
+    end
+  elseif kind == "number" then
+    local co = session_id_coroutine[ret]
+    return type(co) == "thread" and traceback(co) or "No session"
+  elseif kind == "thread" then
+    for session, co in pairs(session_id_coroutine) do
+      if co == ret then return session end
+    end
+  end
+end
+
+-- Tracing: a tag per coroutine, logged with each trace line.
+local trace_count = 0
+function skynet.trace(info)
+  local co = coroutine_running()
+  trace_count = trace_count + 1
+  local tag = string_format(":%08x-%d", skynet.self(), trace_count)
+  session_coroutine_tracetag[co] = tag
+  skynet.error(string_format("<TRACE %s> %s", tag, tostring(info or "")))
+end
+
+function skynet.tracetag()
+  return session_coroutine_tracetag[coroutine_running()]
+end
+
+function skynet.tracelog(...)
+  local tag = skynet.tracetag()
+  if tag then skynet.error(string_format("<TRACE %s>", tag), ...) end
+end
+
+-- Start-up.
+local init_func = {}
+
+function skynet.init(f)
+  if init_func == nil then
+    f()
+  else
+    table_insert(init_func, f)
+  end
+end
+
+local function init_all()
+  local funcs = init_func
+  init_func = nil
+  if funcs then
+    for _, f in ipairs(funcs) do f() end
+  end
+end
+
+function skynet.init_service(start)
+  local function main()
+    init_all()
+    init_func = {}
+    start()
+    init_all()
+  end
+  local ok, err = xpcall(main, traceback)
+  if not ok then
+    skynet.error("init service failed: " .. tostring(err))
+    skynet.send(".launcher", "lua", "ERROR")
+    skynet.exit()
+  else
+    skynet.send(".launcher", "lua", "LAUNCHOK")
+  end
+end
+
+function skynet.start(start_func)
+  c.callback(skynet.dispatch_message)
+  skynet.timeout(0, function() skynet.init_service(start_func) end)
+end
+
+-- The built-in protocols.
+skynet.register_protocol { name = "lua", id = skynet.PTYPE_LUA, pack = skynet.pack, unpack = skynet.unpack }
+skynet.register_protocol { name = "response", id = skynet.PTYPE_RESPONSE }
+skynet.register_protocol { name = "error", id = skynet.PTYPE_ERROR, unpack = function(...) return ... end }
+
+local debug_service = require "skynet.debug"
+debug_service.init(skynet, {
+  dispatch = skynet.dispatch_message,
+  suspend = suspend,
+})
+
+return skynet

@@ -1,0 +1,200 @@
+// The snlua module. Launch follows skynet's order: init copies the argument
+// string and sends it to the service itself; the first message runs the
+// loader (config `lualoader`), which finds the service file on `luaservice`
+// and runs it; the service installs its real callback with skynet.start.
+#include "lua/snlua.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "core/context.hpp"
+#include "core/node_impl.hpp"
+
+namespace tern::lua {
+
+namespace {
+
+std::string getenv_or(tern_context* ctx, const char* key, const char* fallback) {
+  const char* v = tern_command(ctx, "GETENV", key);
+  return v ? std::string(v) : std::string(fallback);
+}
+
+void* counting_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
+  auto* l = static_cast<snlua*>(ud);
+  size_t before = l->mem;
+  if (ptr) l->mem -= osize;  // for a new block osize is a type tag, not a size
+  l->mem += nsize;
+  if (nsize == 0) {
+    std::free(ptr);
+    return nullptr;
+  }
+  if (l->mem_limit && l->mem > l->mem_limit && (!ptr || nsize > osize)) {
+    l->mem = before;  // refused: Lua raises "not enough memory" in this service only
+    return nullptr;
+  }
+  if (l->mem > l->mem_report) {
+    l->mem_report *= 2;
+    if (l->ctx) tern_error(l->ctx, "Memory warning %.2f M", double(l->mem) / (1024 * 1024));
+  }
+  return std::realloc(ptr, nsize);
+}
+
+int traceback(lua_State* L) {
+  const char* msg = lua_tostring(L, 1);
+  if (msg)
+    luaL_traceback(L, L, msg, 1);
+  else
+    lua_pushliteral(L, "(no error message)");
+  return 1;
+}
+
+// coroutine.resume, recording which coroutine runs so signal() can hook it.
+int tracked_resume(lua_State* L) {
+  lua_State* co = lua_tothread(L, 1);
+  luaL_argexpected(L, co, 1, "coroutine");
+  snlua* l = host_of(L);
+  lua_State* previous = l->active.exchange(co);
+  lua_pushvalue(L, lua_upvalueindex(1));  // the original resume
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  l->active.store(previous);
+  return lua_gettop(L);
+}
+
+void interrupt_hook(lua_State* L, lua_Debug*) {
+  snlua* l = host_of(L);
+  lua_sethook(L, nullptr, 0, 0);
+  if (l->trap.exchange(0))
+    luaL_error(L, "endless loop in service :%08x interrupted (signal 0)", tern_context_handle(l->ctx));
+}
+
+// Sends "ERROR" to the launcher (text protocol) so a waiting newservice fails.
+void report_launch_error(tern_context* ctx) {
+  tern_sendname(ctx, 0, ".launcher", TERN_PTYPE_TEXT, 0, const_cast<char*>("ERROR"), 5);
+}
+
+int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
+  lua_State* L = l->L;
+  lua_gc(L, LUA_GCSTOP, 0);
+  luaL_openlibs(L);
+
+  lua_getglobal(L, "coroutine");
+  lua_getfield(L, -1, "resume");
+  lua_pushcclosure(L, tracked_resume, 1);
+  lua_setfield(L, -2, "resume");
+  lua_pop(L, 1);
+
+  lua_pushlightuserdata(L, ctx);
+  lua_setfield(L, LUA_REGISTRYINDEX, "skynet_context");
+  luaL_requiref(L, "skynet.core", luaopen_skynet_core, 0);
+  lua_pop(L, 1);
+
+  std::string path = getenv_or(ctx, "lua_path", "./lualib/?.lua;./lualib/?/init.lua");
+  std::string cpath = getenv_or(ctx, "lua_cpath", "./luaclib/?.so");
+  std::string service = getenv_or(ctx, "luaservice", "./service/?.lua");
+  std::string loader = getenv_or(ctx, "lualoader", "./lualib/loader.lua");
+  lua_pushstring(L, path.c_str());
+  lua_setglobal(L, "LUA_PATH");
+  lua_pushstring(L, cpath.c_str());
+  lua_setglobal(L, "LUA_CPATH");
+  lua_pushstring(L, service.c_str());
+  lua_setglobal(L, "LUA_SERVICE");
+  if (const char* preload = tern_command(ctx, "GETENV", "preload")) {
+    lua_pushstring(L, preload);
+    lua_setglobal(L, "LUA_PRELOAD");
+  }
+
+  lua_pushcfunction(L, traceback);
+  int tb = lua_gettop(L);
+  if (luaL_loadfile(L, loader.c_str()) != LUA_OK) {
+    tern_error(ctx, "can't load lua loader %s: %s", loader.c_str(), lua_tostring(L, -1));
+    return 1;
+  }
+  lua_pushlstring(L, args, sz);
+  if (lua_pcall(L, 1, 0, tb) != LUA_OK) {
+    tern_error(ctx, "lua loader error : %s", lua_tostring(L, -1));
+    return 1;
+  }
+  lua_settop(L, 0);
+
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "memlimit") == LUA_TNUMBER) {
+    l->mem_limit = size_t(lua_tointeger(L, -1));
+    tern_error(ctx, "Set memory limit to %.2f M", double(l->mem_limit) / (1024 * 1024));
+  }
+  lua_pop(L, 1);
+  lua_gc(L, LUA_GCRESTART, 0);
+  lua_gc(L, LUA_GCGEN, 0, 0);
+  return 0;
+}
+
+int launch_cb(tern_context* ctx, void* ud, int, int, uint32_t, const void* msg, size_t sz) {
+  auto* l = static_cast<snlua*>(ud);
+  tern_callback(ctx, nullptr, nullptr);  // the service installs its own (skynet.start)
+  if (init_lua(l, ctx, static_cast<const char*>(msg), sz) != 0) {
+    report_launch_error(ctx);
+    tern_command(ctx, "EXIT", nullptr);
+    // A node whose bootstrap cannot start has nothing to run: stop with status 1.
+    if (ctx->node->bootstrap() == ctx->handle) tern_command(ctx, "ABORT", "1");
+  }
+  return 0;
+}
+
+}  // namespace
+
+snlua* host_of(lua_State* L) {
+  void* ud = nullptr;
+  lua_getallocf(L, &ud);
+  return static_cast<snlua*>(ud);
+}
+
+}  // namespace tern::lua
+
+using tern::lua::snlua;
+
+extern "C" {
+
+void* snlua_create() {
+  auto* l = new snlua;
+  l->L = lua_newstate(tern::lua::counting_alloc, l);
+  l->active.store(l->L);
+  return l;
+}
+
+int snlua_init(void* inst, tern_context* ctx, const char* args) {
+  auto* l = static_cast<snlua*>(inst);
+  l->ctx = ctx;
+  size_t sz = std::strlen(args);
+  void* copy = tern_malloc(sz);
+  std::memcpy(copy, args, sz);
+  tern_callback(ctx, l, tern::lua::launch_cb);
+  // The first message runs the Lua side, on a worker, after init returns.
+  tern_send(ctx, 0, tern_context_handle(ctx), TERN_PTYPE_TAG_DONTCOPY, 0, copy, sz);
+  return 0;
+}
+
+void snlua_release(void* inst) {
+  auto* l = static_cast<snlua*>(inst);
+  l->ctx = nullptr;
+  if (l->L) lua_close(l->L);
+  delete l;
+}
+
+void snlua_signal(void* inst, int sig) {
+  auto* l = static_cast<snlua*>(inst);
+  if (sig == 0) {
+    if (l->trap.exchange(1) == 0)
+      lua_sethook(l->active.load(), tern::lua::interrupt_hook, LUA_MASKCOUNT | LUA_MASKCALL | LUA_MASKRET, 1);
+  } else if (sig == 1 && l->ctx) {
+    tern_error(l->ctx, "Current Memory %.3fK", double(l->mem) / 1024);
+  }
+}
+
+}  // extern "C"
+
+namespace {
+[[maybe_unused]] const bool registered_snlua = (tern::register_builtin_module(
+    "snlua", snlua_create, snlua_init, snlua_release, snlua_signal), true);
+}
