@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -67,8 +68,11 @@ int tracked_resume(lua_State* L) {
 void interrupt_hook(lua_State* L, lua_Debug*) {
   snlua* l = host_of(L);
   lua_sethook(L, nullptr, 0, 0);
-  if (l->trap.exchange(0))
-    luaL_error(L, "endless loop in service :%08x interrupted (signal 0)", tern_context_handle(l->ctx));
+  if (l->trap.exchange(0)) {
+    char who[16];  // lua_pushfstring has no %x
+    std::snprintf(who, sizeof who, ":%08x", l->ctx ? tern_context_handle(l->ctx) : 0u);
+    luaL_error(L, "endless loop in service %s interrupted (signal 0)", who);
+  }
 }
 
 // Sends "ERROR" to the launcher (text protocol) so a waiting newservice fails.
