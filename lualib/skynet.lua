@@ -9,7 +9,6 @@ local c = require "skynet.core"
 local coroutine_create = coroutine.create
 local coroutine_resume = coroutine.resume
 local coroutine_yield = coroutine.yield
-local coroutine_running = coroutine.running
 local table_remove = table.remove
 local table_insert = table.insert
 local traceback = debug.traceback
@@ -67,6 +66,16 @@ local error_queue = {}
 local fork_queue = { h = 1, t = 0 }
 local suspend
 
+-- The coroutine the framework resumed last. Waiters are registered under it,
+-- not under coroutine.running(): inside a skynet.coroutine the running one is
+-- the user's, but the framework must resume the outer one (skynet.coroutine
+-- passes the values down).
+local running_thread = nil
+local function resume_co(co, ...)
+  running_thread = co
+  return coroutine_resume(co, ...)
+end
+
 -- A pool of coroutines: creating one per message is the expensive part.
 local coroutine_pool = setmetatable({}, { __mode = "kv" })
 
@@ -102,7 +111,7 @@ local function dispatch_error_queue()
   if session then
     local co = session_id_coroutine[session]
     session_id_coroutine[session] = nil
-    return suspend(co, coroutine_resume(co, false, nil, nil, session))
+    return suspend(co, resume_co(co, false, nil, nil, session))
   end
 end
 
@@ -114,7 +123,7 @@ local function dispatch_wakeup()
     if session then
       local co = session_id_coroutine[session]
       session_id_coroutine[session] = "BREAK"
-      return suspend(co, coroutine_resume(co, false, "BREAK", nil, session))
+      return suspend(co, resume_co(co, false, "BREAK", nil, session))
     end
   end
   return dispatch_error_queue()
@@ -189,7 +198,7 @@ function skynet.timeout(ti, func)
 end
 
 local function suspend_sleep(session, token)
-  session_id_coroutine[session] = coroutine_running()
+  session_id_coroutine[session] = running_thread
   sleep_session[token] = session
   return coroutine_yield "SUSPEND"
 end
@@ -197,7 +206,7 @@ end
 function skynet.sleep(ti, token)
   local session = c.intcommand("TIMEOUT", ti)
   assert(session, "TIMEOUT failed")
-  token = token or coroutine_running()
+  token = token or running_thread
   local ok, ret = suspend_sleep(session, token)
   sleep_session[token] = nil
   if ok then return end
@@ -211,7 +220,7 @@ end
 
 function skynet.wait(token)
   local session = c.genid()
-  token = token or coroutine_running()
+  token = token or running_thread
   suspend_sleep(session, token)
   sleep_session[token] = nil
   session_id_coroutine[session] = nil
@@ -247,7 +256,7 @@ end
 
 local function yield_call(addr, session)
   watching_session[session] = addr
-  session_id_coroutine[session] = coroutine_running()
+  session_id_coroutine[session] = running_thread
   local ok, msg, sz = coroutine_yield "SUSPEND"
   watching_session[session] = nil
   if not ok then call_failed(addr, msg, sz, 4) end
@@ -280,7 +289,7 @@ function skynet.call_timeout(ti, addr, typename, ...)
   if session == nil then
     error("call to invalid address " .. skynet.address(addr), 2)
   end
-  local co = coroutine_running()
+  local co = running_thread
   local timer = c.intcommand("TIMEOUT", ti)
   session_id_coroutine[timer] = co
   session_id_coroutine[session] = co
@@ -299,7 +308,7 @@ end
 -- Answering.
 function skynet.ret(msg, sz)
   msg = msg or ""
-  local co = coroutine_running()
+  local co = running_thread
   local session = session_coroutine_id[co]
   if session == nil then error("No session", 2) end
   session_coroutine_id[co] = nil
@@ -318,12 +327,12 @@ function skynet.retpack(...)
 end
 
 function skynet.ignoreret()
-  session_coroutine_id[coroutine_running()] = nil
+  session_coroutine_id[running_thread] = nil
 end
 
 function skynet.response(pack)
   pack = pack or skynet.pack
-  local co = coroutine_running()
+  local co = running_thread
   local session = assert(session_coroutine_id[co], "no session")
   session_coroutine_id[co] = nil
   local address = session_coroutine_address[co]
@@ -417,9 +426,9 @@ local function resume_waiter(session, source, ok, msg, sz)
     session_id_coroutine[session] = nil
     if type(co) == "function" then  -- a skynet.timeout callback
       co = co_create(co)
-      return suspend(co, coroutine_resume(co))
+      return suspend(co, resume_co(co))
     end
-    return suspend(co, coroutine_resume(co, ok, msg, sz, session))
+    return suspend(co, resume_co(co, ok, msg, sz, session))
   end
 end
 
@@ -449,7 +458,7 @@ local function raw_dispatch_message(prototype, msg, sz, session, source)
   local co = co_create(f)
   session_coroutine_id[co] = session
   session_coroutine_address[co] = source
-  return suspend(co, coroutine_resume(co, session, source, p.unpack(msg, sz)))
+  return suspend(co, resume_co(co, session, source, p.unpack(msg, sz)))
 end
 
 function skynet.dispatch_message(...)
@@ -463,7 +472,7 @@ function skynet.dispatch_message(...)
     local co = fork_queue[h]
     fork_queue[h] = nil
     fork_queue.h = h + 1
-    local fork_ok, fork_err = pcall(suspend, co, coroutine_resume(co))
+    local fork_ok, fork_err = pcall(suspend, co, resume_co(co))
     if not fork_ok then
       if ok then
         ok, err = false, tostring(fork_err)
@@ -594,7 +603,7 @@ end
 -- Tracing: a tag per coroutine, logged with each trace line.
 local trace_count = 0
 function skynet.trace(info)
-  local co = coroutine_running()
+  local co = running_thread
   trace_count = trace_count + 1
   local tag = string_format(":%08x-%d", skynet.self(), trace_count)
   session_coroutine_tracetag[co] = tag
@@ -602,7 +611,7 @@ function skynet.trace(info)
 end
 
 function skynet.tracetag()
-  return session_coroutine_tracetag[coroutine_running()]
+  return session_coroutine_tracetag[running_thread]
 end
 
 function skynet.tracelog(...)
