@@ -12,8 +12,13 @@ case "$suite" in
   core)
     programs=("$build/bench/tern_core_bench" "$build/bench/peers/caf_core_bench")
     ;;
+  lua)
+    # skynet is not packaged for Debian, so no peer runs in the same run; the
+    # figures to compare with are in docs/benchmarks.md.
+    programs=("$build/tern bench/lua/config")
+    ;;
   *)
-    echo "bench: unknown suite '$suite' (known: core)" >&2
+    echo "bench: unknown suite '$suite' (known: core, lua)" >&2
     exit 2
     ;;
 esac
@@ -22,7 +27,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for ((r = 0; r < runs; r++)); do
   for p in "${programs[@]}"; do
-    "$p" | tee -a "$out"
+    $p | grep '^{' | tee -a "$out"
   done
 done
 

@@ -4,6 +4,8 @@
 // and runs it; the service installs its real callback with skynet.start.
 #include "lua/snlua.hpp"
 
+#include "lua/code_cache.hpp"
+
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -85,6 +87,8 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   lua_gc(L, LUA_GCSTOP, 0);
   luaL_openlibs(L);
 
+  install_code_cache(L);
+
   lua_getglobal(L, "coroutine");
   lua_getfield(L, -1, "resume");
   lua_pushcclosure(L, tracked_resume, 1);
@@ -113,7 +117,7 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
 
   lua_pushcfunction(L, traceback);
   int tb = lua_gettop(L);
-  if (luaL_loadfile(L, loader.c_str()) != LUA_OK) {
+  if (load_file_cached(L, loader.c_str()) != LUA_OK) {
     tern_error(ctx, "can't load lua loader %s: %s", loader.c_str(), lua_tostring(L, -1));
     return 1;
   }
@@ -130,6 +134,7 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   }
   lua_pop(L, 1);
   lua_gc(L, LUA_GCRESTART, 0);
+  lua_gc(L, LUA_GCCOLLECT, 0);  // drop what loading left behind: an idle service stays small
   lua_gc(L, LUA_GCGEN, 0, 0);
   return 0;
 }
