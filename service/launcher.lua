@@ -59,8 +59,13 @@ function command.REMOVE(_, handle, kill)
   services[handle] = nil
   local response = waiting[handle]
   if response then
-    -- It exited (or was killed) before it finished starting.
-    response(false, "service " .. skynet.address(handle) .. " exited while starting")
+    -- It went away before it finished starting: a service that exits by
+    -- itself makes newservice return nil; one that was killed, an error.
+    if kill then
+      response(false, "service " .. skynet.address(handle) .. " was killed while starting")
+    else
+      response(true)
+    end
     waiting[handle] = nil
   end
   return NORET

@@ -99,6 +99,12 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   lua_setfield(L, LUA_REGISTRYINDEX, "skynet_context");
   luaL_requiref(L, "skynet.core", luaopen_skynet_core, 0);
   lua_pop(L, 1);
+  // Other built-in C modules load on first require.
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, luaopen_skynet_memory);
+  lua_setfield(L, -2, "skynet.memory");
+  lua_pop(L, 2);
 
   std::string path = getenv_or(ctx, "lua_path", "./lualib/?.lua;./lualib/?/init.lua");
   std::string cpath = getenv_or(ctx, "lua_cpath", "./luaclib/?.so");

@@ -32,3 +32,4 @@ snlua* host_of(lua_State* L);
 }  // namespace tern::lua
 
 extern "C" int luaopen_skynet_core(lua_State* L);
+extern "C" int luaopen_skynet_memory(lua_State* L);
