@@ -1,0 +1,20 @@
+local skynet = require "skynet"
+require "skynet.manager"
+local t = require "testlib"
+t.run("test_manager", function()
+  skynet.register(".tester")
+  t.eq(skynet.localname(".tester"), skynet.self(), "register / localname")
+  local h = skynet.launch("snlua", "t_echo")
+  t.check(h, "launch")
+  skynet.name(".echo", h)
+  skynet.sleep(1)  -- launch does not wait for the start function (newservice does)
+  t.eq(skynet.localname(".echo"), h, "name")
+  t.eq(skynet.address(h), string.format(":%08x", h), "address format")
+  t.eq(skynet.call(".echo", "lua", "echo", 5), 5, "call by name")
+  t.eq(skynet.getenv("thread"), "2", "getenv from the config")
+  skynet.setenv("tern_test_key", "v")
+  t.eq(skynet.getenv("tern_test_key"), "v", "setenv")
+  t.eq(pcall(skynet.setenv, "tern_test_key", "w"), false, "setenv of an existing key")
+  t.eq(skynet.mqlen(), 0, "mqlen")
+  t.eq(skynet.endless(), false, "endless")
+end)

@@ -1,0 +1,20 @@
+local skynet = require "skynet"
+local t = require "testlib"
+t.run("test_response", function()
+  local s = skynet.newservice("t_later")
+  local got
+  skynet.fork(function() got = { pcall(skynet.call, s, "lua", "ask") } end)
+  skynet.yield()
+  local alive, ok, twice = skynet.call(s, "lua", "answer", true, "later")
+  skynet.yield()
+  t.eq(alive, true, "test mode sees a waiting caller")
+  t.eq(ok, true, "answered")
+  t.eq(twice, false, "a second answer is an error")
+  t.eq(got[1], true, "caller got the answer")
+  t.eq(got[2], "later", "caller got the value")
+  skynet.fork(function() got = { pcall(skynet.call, s, "lua", "ask") } end)
+  skynet.yield()
+  skynet.call(s, "lua", "answer", false)
+  skynet.yield()
+  t.eq(got[1], false, "response(false) is an error in the caller")
+end)
