@@ -76,33 +76,41 @@ local function resume_co(co, ...)
   return coroutine_resume(co, ...)
 end
 
--- A pool of coroutines: creating one per message is the expensive part.
+-- A pool of coroutines: creating one per message is the expensive part. A
+-- pooled coroutine waits at a yield; reusing it stores the next function in
+-- co_start, and the first resume delivers the arguments (one resume, not two).
 local coroutine_pool = setmetatable({}, { __mode = "kv" })
+local co_start = setmetatable({}, { __mode = "k" })
+
+local function run_next(co, ...)
+  local f = co_start[co]
+  co_start[co] = nil
+  return f(...)
+end
 
 local function co_create(f)
   local co = table_remove(coroutine_pool)
-  if co == nil then
-    co = coroutine_create(function(...)
-      f(...)
-      while true do
-        local session = session_coroutine_id[co]
-        if session and session ~= 0 then
-          local info = debug.getinfo(f, "S")
-          skynet.error(string_format("Maybe forgot response session %s from %s : %s:%d", session,
-            skynet.address(session_coroutine_address[co]), info.source, info.linedefined))
-        end
-        session_coroutine_id[co] = nil
-        session_coroutine_address[co] = nil
-        session_coroutine_tracetag[co] = nil
-        f = nil
-        coroutine_pool[#coroutine_pool + 1] = co
-        f = coroutine_yield "SUSPEND"  -- parked in the pool until reused
-        f(coroutine_yield())
-      end
-    end)
-  else
-    coroutine_resume(co, f)  -- hand it the new function; it waits for the arguments
+  if co then
+    co_start[co] = f
+    return co
   end
+  co = coroutine_create(function(...)
+    local fn = f
+    f = nil
+    fn(...)
+    while true do
+      local session = session_coroutine_id[co]
+      if session and session ~= 0 then
+        skynet.error(string_format("Maybe forgot response session %s from %s", session,
+          skynet.address(session_coroutine_address[co])))
+      end
+      session_coroutine_id[co] = nil
+      session_coroutine_address[co] = nil
+      session_coroutine_tracetag[co] = nil
+      coroutine_pool[#coroutine_pool + 1] = co
+      run_next(co, coroutine_yield "SUSPEND")
+    end
+  end)
   return co
 end
 
@@ -116,6 +124,7 @@ local function dispatch_error_queue()
 end
 
 local function dispatch_wakeup()
+  if wakeup_queue[1] == nil and error_queue[1] == nil then return end  -- the usual case
   while true do
     local token = table_remove(wakeup_queue, 1)
     if token == nil then break end
@@ -481,7 +490,7 @@ function skynet.dispatch_message(...)
       end
     end
   end
-  assert(ok, tostring(err))
+  if not ok then error(tostring(err)) end
 end
 
 function skynet.dispatch(typename, func)

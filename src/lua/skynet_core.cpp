@@ -14,8 +14,6 @@
 namespace tern::lua {
 namespace {
 
-const char kCallbackKey = 0;  // registry key (its address) of the Lua message handler
-
 // Every function of the module has the service's context as upvalue 1 (a
 // registry lookup by name per call showed up in profiles).
 tern_context* context_of(lua_State* L) {
@@ -33,38 +31,42 @@ int traceback(lua_State* L) {
   return 1;
 }
 
-// The C callback: calls the Lua handler (type, msg, sz, session, source).
+// The C callback: calls the Lua handler (type, msg, sz, session, source) on a
+// thread of its own whose stack holds [traceback, handler] for good.
 template <bool Forward>
 int dispatch(tern_context* ctx, void* ud, int type, int session, uint32_t source, const void* msg,
              size_t sz) {
   auto* L = static_cast<lua_State*>(ud);
-  int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &kCallbackKey);
+  lua_pushvalue(L, 2);
   lua_pushinteger(L, type);
   // Forward mode hands ownership of the bytes to Lua (skynet.forward_type).
   lua_pushlightuserdata(L, Forward ? tern_take_message(ctx) : const_cast<void*>(msg));
   lua_pushinteger(L, lua_Integer(sz));
   lua_pushinteger(L, session);
   lua_pushinteger(L, source);
-  if (lua_pcall(L, 5, 0, top + 1) != LUA_OK) {
+  if (lua_pcall(L, 5, 0, 1) != LUA_OK) {
     const char* err = lua_tostring(L, -1);
     tern_error(ctx, "lua call [%x to %x : %d msgsz = %zu] error : %s", source,
                tern_context_handle(ctx), session, sz, err ? err : "?");
+    lua_settop(L, 2);
   }
-  lua_settop(L, top);
   return 0;
 }
+
+const char kCallbackThreadKey = 0;  // registry key (its address) anchoring the thread
 
 int lcallback(lua_State* L) {
   tern_context* ctx = context_of(L);
   bool forward = lua_toboolean(L, 2);
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_settop(L, 1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &kCallbackKey);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-  lua_State* main = lua_tothread(L, -1);
-  tern_callback(ctx, main, forward ? dispatch<true> : dispatch<false>);
+  lua_State* thread = lua_newthread(L);
+  lua_pushcfunction(thread, traceback);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, thread, 1);  // thread stack: [traceback, handler]
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kCallbackThreadKey);  // keeps it alive (replaces an older one)
+  host_of(L)->active.store(thread);
+  tern_callback(ctx, thread, forward ? dispatch<true> : dispatch<false>);
   return 0;
 }
 

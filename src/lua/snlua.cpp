@@ -55,16 +55,42 @@ int traceback(lua_State* L) {
 }
 
 // coroutine.resume, recording which coroutine runs so signal() can hook it.
+// Written out (like Lua's own) rather than wrapping the original: it runs
+// several times per message.
 int tracked_resume(lua_State* L) {
   lua_State* co = lua_tothread(L, 1);
   luaL_argexpected(L, co, 1, "coroutine");
+  int nargs = lua_gettop(L) - 1;
+  if (!lua_checkstack(co, nargs)) {
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "too many arguments to resume");
+    return 2;
+  }
+  if (lua_status(co) == LUA_OK && lua_gettop(co) == 0) {
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "cannot resume dead coroutine");
+    return 2;
+  }
+  lua_xmove(L, co, nargs);
   snlua* l = host_of(L);
   lua_State* previous = l->active.exchange(co);
-  lua_pushvalue(L, lua_upvalueindex(1));  // the original resume
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  int nres = 0;
+  int status = lua_resume(co, L, nargs, &nres);
   l->active.store(previous);
-  return lua_gettop(L);
+  if (status == LUA_OK || status == LUA_YIELD) {
+    if (!lua_checkstack(L, nres + 1)) {
+      lua_pop(co, nres);
+      lua_pushboolean(L, 0);
+      lua_pushliteral(L, "too many results to resume");
+      return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_xmove(co, L, nres);
+    return nres + 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_xmove(co, L, 1);  // the error object
+  return 2;
 }
 
 void interrupt_hook(lua_State* L, lua_Debug*) {
@@ -90,8 +116,7 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   install_code_cache(L);
 
   lua_getglobal(L, "coroutine");
-  lua_getfield(L, -1, "resume");
-  lua_pushcclosure(L, tracked_resume, 1);
+  lua_pushcfunction(L, tracked_resume);
   lua_setfield(L, -2, "resume");
   lua_pop(L, 1);
 
