@@ -674,10 +674,21 @@ skynet.register_protocol { name = "lua", id = skynet.PTYPE_LUA, pack = skynet.pa
 skynet.register_protocol { name = "response", id = skynet.PTYPE_RESPONSE }
 skynet.register_protocol { name = "error", id = skynet.PTYPE_ERROR, unpack = function(...) return ... end }
 
-local debug_service = require "skynet.debug"
-debug_service.init(skynet, {
-  dispatch = skynet.dispatch_message,
-  suspend = suspend,
-})
+local info_func
+function skynet.info_func(func)
+  info_func = func
+end
+
+skynet.register_protocol {
+  name = "debug",
+  id = skynet.PTYPE_DEBUG,
+  pack = skynet.pack,
+  unpack = skynet.unpack,
+  dispatch = function(...)  -- loads skynet.debug on first use
+    local real = require("skynet.debug").init(skynet, function() return info_func end)
+    proto.debug.dispatch = real
+    return real(...)
+  end,
+}
 
 return skynet

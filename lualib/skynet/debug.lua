@@ -1,17 +1,13 @@
 -- The "debug" protocol every Lua service answers (skynet.debug): the launcher
--- and the debug console use it to ask a service about itself.
+-- and the debug console use it to ask a service about itself. skynet.lua
+-- loads this module on the first debug message (an idle service that is
+-- never inspected does not pay for it) and uses the dispatch it returns.
 local io = io
 local table = table
 local debug = debug
 
 return {
-  init = function(skynet, export)
-    local internal_info_func
-
-    function skynet.info_func(func)
-      internal_info_func = func
-    end
-
+  init = function(skynet, info_func)
     local dbgcmd = {}
 
     function dbgcmd.MEM()
@@ -38,8 +34,9 @@ return {
     end
 
     function dbgcmd.INFO(...)
-      if internal_info_func then
-        skynet.retpack(internal_info_func(...))
+      local f = info_func()
+      if f then
+        skynet.retpack(f(...))
       else
         skynet.retpack(nil)
       end
@@ -92,12 +89,6 @@ return {
       f(...)
     end
 
-    skynet.register_protocol {
-      name = "debug",
-      id = assert(skynet.PTYPE_DEBUG),
-      pack = assert(skynet.pack),
-      unpack = assert(skynet.unpack),
-      dispatch = _debug_dispatch,
-    }
+    return _debug_dispatch
   end,
 }

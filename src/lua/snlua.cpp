@@ -165,7 +165,6 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   }
   lua_pop(L, 1);
   lua_gc(L, LUA_GCRESTART, 0);
-  lua_gc(L, LUA_GCCOLLECT, 0);  // drop what loading left behind: an idle service stays small
   lua_gc(L, LUA_GCGEN, 0, 0);
   return 0;
 }
