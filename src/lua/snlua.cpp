@@ -74,8 +74,10 @@ int tracked_resume(lua_State* L) {
   lua_xmove(L, co, nargs);
   snlua* l = host_of(L);
   lua_State* previous = l->active.exchange(co);
+  if (l->profiling) profile_mark(L, co, true);
   int nres = 0;
   int status = lua_resume(co, L, nargs, &nres);
+  if (l->profiling) profile_mark(L, co, false);
   l->active.store(previous);
   if (status == LUA_OK || status == LUA_YIELD) {
     if (!lua_checkstack(L, nres + 1)) {
@@ -129,6 +131,8 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, luaopen_skynet_memory);
   lua_setfield(L, -2, "skynet.memory");
+  lua_pushcfunction(L, luaopen_skynet_profile);
+  lua_setfield(L, -2, "skynet.profile");
   lua_pop(L, 2);
 
   std::string path = getenv_or(ctx, "lua_path", "./lualib/?.lua;./lualib/?/init.lua");

@@ -24,7 +24,11 @@ struct snlua {
   size_t mem_limit = 0;           // 0 = none (skynet.memlimit)
   std::atomic<lua_State*> active{nullptr};  // the coroutine running right now
   std::atomic<int> trap{0};
+  int profiling = 0;  // coroutines timed by skynet.profile (their clocks pause across yields)
 };
+
+// skynet.profile: pauses (running = false) or restarts the clock of co if it is timed.
+void profile_mark(lua_State* L, lua_State* co, bool running);
 
 // The state's snlua, from the allocator's user data.
 snlua* host_of(lua_State* L);
@@ -33,3 +37,4 @@ snlua* host_of(lua_State* L);
 
 extern "C" int luaopen_skynet_core(lua_State* L);
 extern "C" int luaopen_skynet_memory(lua_State* L);
+extern "C" int luaopen_skynet_profile(lua_State* L);
