@@ -4,6 +4,8 @@
 // SIGHUP) reopens the file, for logrotate.
 #include <fmt/format.h>
 
+#include <iterator>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -38,22 +40,26 @@ class logger_service : public service {
       reopen();
       return;
     }
-    if (file_ != stdout) write_time();
-    fmt::print(file_, "[:{:08x}] ", m.source);
-    std::fwrite(m.data(), 1, m.size, file_);
-    std::fputc('\n', file_);
+    // One fwrite per line: other threads (Lua's print) share stdout, and a
+    // line written in pieces could be cut by theirs.
+    fmt::memory_buffer line;
+    if (file_ != stdout) append_time(line);
+    fmt::format_to(std::back_inserter(line), "[:{:08x}] ", m.source);
+    line.append(m.view());
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), file_);
     std::fflush(file_);
   }
 
  private:
-  void write_time() {
+  static void append_time(fmt::memory_buffer& out) {
     uint64_t cs = wall_cs();
     time_t seconds = time_t(cs / 100);
     struct tm tm_buf {};
     localtime_r(&seconds, &tm_buf);
     char text[32];
     std::strftime(text, sizeof text, "%m/%d/%y %H:%M:%S", &tm_buf);  // skynet: "%D %T"
-    fmt::print(file_, "{}.{:02d} ", text, int(cs % 100));
+    fmt::format_to(std::back_inserter(out), "{}.{:02d} ", text, int(cs % 100));
   }
 
   void reopen() {

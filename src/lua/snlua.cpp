@@ -95,6 +95,25 @@ int tracked_resume(lua_State* L) {
   return 2;
 }
 
+// print, writing each line with one fwrite so that lines from services on
+// different workers (and the logger's) never cut into each other.
+int line_print(lua_State* L) {
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; ++i) {
+    if (i > 1) luaL_addchar(&b, '\t');
+    luaL_tolstring(L, i, nullptr);
+    luaL_addvalue(&b);
+  }
+  luaL_addchar(&b, '\n');
+  luaL_pushresult(&b);
+  size_t len = 0;
+  const char* line = lua_tolstring(L, -1, &len);
+  std::fwrite(line, 1, len, stdout);
+  return 0;
+}
+
 void interrupt_hook(lua_State* L, lua_Debug*) {
   snlua* l = host_of(L);
   lua_sethook(L, nullptr, 0, 0);
@@ -116,6 +135,8 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   luaL_openlibs(L);
 
   install_code_cache(L);
+  lua_pushcfunction(L, line_print);
+  lua_setglobal(L, "print");
 
   lua_getglobal(L, "coroutine");
   lua_pushcfunction(L, tracked_resume);

@@ -80,4 +80,28 @@ kill -TERM "$dpid"
 for _ in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
 [ ! -e "$WORK/tern.pid" ]; check "pid file removed on exit" $?
 
+# 10. A Lua bootstrap: skynet.abort() loses no log line and no print output.
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cat >"$WORK/lua.lua" <<CONF
+thread = 2
+bootstrap = "snlua bootstrap"
+start = "t_logflood"
+luaservice = "$ROOT/service/?.lua;$ROOT/tests/lua/?.lua"
+lualoader = "$ROOT/lualib/loader.lua"
+lua_path = "$ROOT/lualib/?.lua"
+CONF
+out=$("$TERN" "$WORK/lua.lua" 2>&1); rc=$?
+logs=$(grep -c "log line" <<<"$out"); prints=$(grep -c "^print line" <<<"$out")
+[ $rc -eq 0 ] && [ "$logs" -eq 2000 ] && [ "$prints" -eq 2000 ]; check "abort keeps every log line and print ($logs logs, $prints prints, rc $rc)" $?
+
+# 11. A Lua start service that fails: the node exits with status 1 and says why.
+sed 's/start = "t_logflood"/start = "no_such_start"/' "$WORK/lua.lua" >"$WORK/lua2.lua"
+out=$(timeout 20 "$TERN" "$WORK/lua2.lua" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "no_such_start" <<<"$out"; check "failing start service exits 1 (rc $rc)" $?
+
+# 12. A Lua bootstrap that cannot load at all: exit status 1.
+sed 's/bootstrap = "snlua bootstrap"/bootstrap = "snlua no_such_bootstrap"/' "$WORK/lua.lua" >"$WORK/lua3.lua"
+out=$(timeout 20 "$TERN" "$WORK/lua3.lua" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "no_such_bootstrap" <<<"$out"; check "failing Lua bootstrap exits 1 (rc $rc)" $?
+
 exit $fail
