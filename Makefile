@@ -1,13 +1,14 @@
 # Two commands set up everything on a fresh Debian 12 machine:
 #   make run    install missing packages, build Release, start the example node
-#   make test   build and run every test (plain, ASan+UBSan, TSan)
+#   make test   build and run every test (plain, ASan+UBSan, TSan, and 60 s of fuzzing)
 # Also: make build | make bench SUITE=core | make format | make clean
 
 JOBS ?= $(shell nproc)
 SUITE ?= core
 CONFIG ?= examples/config
 
-.PHONY: deps build run test test-release test-asan test-tsan bench format clean
+.PHONY: deps build run test test-release test-asan test-tsan test-fuzz bench format clean
+FUZZ_SECONDS ?= 60
 
 deps:
 	@bash scripts/install-deps.sh
@@ -20,7 +21,7 @@ run: build
 	@echo "tern: starting the example node ($(CONFIG)); it logs to this terminal; Ctrl-C stops it."
 	./build/release/tern $(CONFIG)
 
-test: test-release test-asan test-tsan
+test: test-release test-asan test-tsan test-fuzz
 	@echo "tern: all test suites passed"
 
 test-release: build
@@ -35,6 +36,14 @@ test-tsan: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS)
+
+# libFuzzer on the skynet.unpack decoder, for a bounded time, from the seed corpus.
+test-fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz --target lua_unpack_fuzz -j $(JOBS)
+	@mkdir -p build/fuzz/corpus/unpack
+	./build/fuzz/tests/fuzz/lua_unpack_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  build/fuzz/corpus/unpack tests/fuzz/corpus/unpack
 
 bench: build
 	@bash bench/run.sh $(SUITE)

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libcaf-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()
