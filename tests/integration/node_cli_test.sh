@@ -104,4 +104,9 @@ sed 's/bootstrap = "snlua bootstrap"/bootstrap = "snlua no_such_bootstrap"/' "$W
 out=$(timeout 20 "$TERN" "$WORK/lua3.lua" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "no_such_bootstrap" <<<"$out"; check "failing Lua bootstrap exits 1 (rc $rc)" $?
 
+# 13. A Lua service passing 32 MiB logs a memory warning.
+sed 's/start = "t_logflood"/start = "t_bigmem"/' "$WORK/lua.lua" >"$WORK/lua4.lua"
+out=$(timeout 20 "$TERN" "$WORK/lua4.lua" 2>&1); rc=$?
+[ $rc -eq 0 ] && grep -q "Memory warning 32" <<<"$out"; check "memory report past 32 MiB (rc $rc)" $?
+
 exit $fail
