@@ -42,8 +42,11 @@ test-fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz --target lua_unpack_fuzz -j $(JOBS)
 	@mkdir -p build/fuzz/corpus/unpack
-	./build/fuzz/tests/fuzz/lua_unpack_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  build/fuzz/corpus/unpack tests/fuzz/corpus/unpack
+	@echo "fuzzing skynet.unpack for $(FUZZ_SECONDS) s (log: build/fuzz/unpack.log)"
+	@./build/fuzz/tests/fuzz/lua_unpack_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  build/fuzz/corpus/unpack tests/fuzz/corpus/unpack >build/fuzz/unpack.log 2>&1 \
+	  || (tail -n 60 build/fuzz/unpack.log; exit 1)
+	@grep -E "^Done|stat::number_of_executed_units|stat::peak_rss_mb" build/fuzz/unpack.log
 
 bench: build
 	@bash bench/run.sh $(SUITE)
