@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "bench_util.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -21,9 +23,8 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-double g_scale = 1.0;
 std::atomic<bool> g_done{false};
-long scaled(long n) { return std::max(1L, long(double(n) * g_scale)); }
+using bench::scaled;
 
 void finish() { g_done.store(true); }
 
@@ -40,11 +41,7 @@ node_options bench_options() {
   return o;
 }
 
-void report(const char* bench, double value, const char* unit) {
-  fmt::print("{{\"bench\": \"{}\", \"impl\": \"tern\", \"value\": {:.6g}, \"unit\": \"{}\"}}\n", bench,
-             value, unit);
-  std::fflush(stdout);
-}
+void report(const char* name, double value, const char* unit) { bench::report("tern", name, value, unit); }
 
 uint32_t read_u32(const message& m) {
   uint32_t v = 0;
@@ -157,12 +154,7 @@ struct coordinator : service {
 
 struct idle : service {};
 
-size_t rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * size_t(sysconf(_SC_PAGESIZE));
-}
+using bench::rss_bytes;
 
 template <class F>
 double timed(F&& body) {
@@ -235,15 +227,10 @@ void bench_idle_bytes() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* s = std::getenv("BENCH_SCALE")) g_scale = std::atof(s);
-  std::vector<std::pair<std::string, std::function<void()>>> cases = {
+  bench::case_list cases = {
       {"core.pingpong", bench_pingpong},   {"core.oneway", bench_oneway},
       {"core.threadring", bench_threadring}, {"core.fanout", bench_fanout},
       {"core.idle_bytes", bench_idle_bytes},
   };
-  for (auto& [name, run] : cases) {
-    bool wanted = argc == 1;
-    for (int i = 1; i < argc; ++i) wanted |= name == argv[i];
-    if (wanted) run();
-  }
+  bench::run(argc, argv, cases);
 }

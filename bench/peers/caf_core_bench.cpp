@@ -4,6 +4,8 @@
 // Usage: caf_core_bench [case ...]; BENCH_SCALE scales the counts.
 #include <unistd.h>
 
+#include "../bench_util.hpp"
+
 #include <caf/all.hpp>
 #include <chrono>
 #include <cstdio>
@@ -23,14 +25,9 @@ using next_atom = atom_constant<atom("next")>;
 
 namespace {
 
-double g_scale = 1.0;
-long scaled(long n) { return std::max(1L, long(double(n) * g_scale)); }
+using bench::scaled;
 
-void report(const char* bench, double value, const char* unit) {
-  std::printf("{\"bench\": \"%s\", \"impl\": \"caf\", \"value\": %.6g, \"unit\": \"%s\"}\n", bench,
-              value, unit);
-  std::fflush(stdout);
-}
+void report(const char* name, double value, const char* unit) { bench::report("caf", name, value, unit); }
 
 struct config : actor_system_config {
   config() { set("scheduler.max-threads", 2); }
@@ -206,12 +203,7 @@ void bench_fanout() {
 }
 
 // ---- core.idle_bytes ----
-size_t rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * size_t(sysconf(_SC_PAGESIZE));
-}
+using bench::rss_bytes;
 behavior idle_actor(event_based_actor*) {
   return {[](int) {}};
 }
@@ -235,15 +227,10 @@ void bench_idle_bytes() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* s = std::getenv("BENCH_SCALE")) g_scale = std::atof(s);
-  std::vector<std::pair<std::string, std::function<void()>>> cases = {
+  bench::case_list cases = {
       {"core.pingpong", bench_pingpong},     {"core.oneway", bench_oneway},
       {"core.threadring", bench_threadring}, {"core.fanout", bench_fanout},
       {"core.idle_bytes", bench_idle_bytes},
   };
-  for (auto& [name, run] : cases) {
-    bool wanted = argc == 1;
-    for (int i = 1; i < argc; ++i) wanted |= name == argv[i];
-    if (wanted) run();
-  }
+  bench::run(argc, argv, cases);
 }

@@ -22,15 +22,6 @@ tern_context* context_of(lua_State* L) {
   return ctx;
 }
 
-int traceback(lua_State* L) {
-  const char* msg = lua_tostring(L, 1);
-  if (msg)
-    luaL_traceback(L, L, msg, 1);
-  else
-    lua_pushliteral(L, "(no error message)");
-  return 1;
-}
-
 // The C callback: calls the Lua handler (type, msg, sz, session, source) on a
 // thread of its own whose stack holds [traceback, handler] for good.
 template <bool Forward>

@@ -45,15 +45,6 @@ void* counting_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   return std::realloc(ptr, nsize);
 }
 
-int traceback(lua_State* L) {
-  const char* msg = lua_tostring(L, 1);
-  if (msg)
-    luaL_traceback(L, L, msg, 1);
-  else
-    lua_pushliteral(L, "(no error message)");
-  return 1;
-}
-
 // coroutine.resume, recording which coroutine runs so signal() can hook it.
 // Written out (like Lua's own) rather than wrapping the original: it runs
 // several times per message.
@@ -207,6 +198,15 @@ int launch_cb(tern_context* ctx, void* ud, int, int, uint32_t, const void* msg, 
 }
 
 }  // namespace
+
+int traceback(lua_State* L) {
+  const char* msg = lua_tostring(L, 1);
+  if (msg)
+    luaL_traceback(L, L, msg, 1);
+  else
+    lua_pushliteral(L, "(no error message)");
+  return 1;
+}
 
 snlua* host_of(lua_State* L) {
   void* ud = nullptr;

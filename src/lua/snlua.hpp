@@ -33,6 +33,9 @@ void profile_mark(lua_State* L, lua_State* co, bool running);
 // The state's snlua, from the allocator's user data.
 snlua* host_of(lua_State* L);
 
+// A message handler for lua_pcall: the error message with a traceback.
+int traceback(lua_State* L);
+
 }  // namespace tern::lua
 
 extern "C" int luaopen_skynet_core(lua_State* L);
