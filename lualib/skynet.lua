@@ -65,6 +65,7 @@ local watching_session = {}           -- session of an outgoing call -> callee
 local error_queue = {}
 local fork_queue = { h = 1, t = 0 }
 local suspend
+local internal  -- state shared with skynet.extra, set up at the end
 
 -- The coroutine the framework resumed last. Waiters are registered under it,
 -- not under coroutine.running(): inside a skynet.coroutine the running one is
@@ -172,30 +173,11 @@ function skynet.self()
   return self_handle
 end
 
-function skynet.localname(name)
-  return c.addresscommand("QUERY", name)
-end
-
 function skynet.address(addr)
   if type(addr) == "number" then
     return string_format(":%08x", addr)
   end
   return tostring(addr)
-end
-
-function skynet.harbor(addr)
-  return c.harbor(addr)
-end
-
--- Time.
-local starttime
-function skynet.starttime()
-  if not starttime then starttime = c.intcommand "STARTTIME" end
-  return starttime
-end
-
-function skynet.time()
-  return skynet.now() / 100 + (starttime or skynet.starttime())
 end
 
 -- Timers and waiting.
@@ -248,15 +230,6 @@ function skynet.send(addr, typename, ...)
   return c.send(addr, p.id, 0, p.pack(...))
 end
 
-function skynet.rawsend(addr, typename, msg, sz)
-  local p = proto[typename]
-  return c.send(addr, p.id, 0, msg, sz)
-end
-
-function skynet.redirect(dest, source, typename, ...)
-  return c.redirect(dest, source, proto[typename].id, ...)
-end
-
 -- level: where the error points, counted from call_failed (the caller's call site).
 local function call_failed(addr, msg, sz, level)
   local why = (msg and sz and sz > 0) and c.tostring(msg, sz) or nil
@@ -279,39 +252,6 @@ function skynet.call(addr, typename, ...)
     error("call to invalid address " .. skynet.address(addr), 2)
   end
   return p.unpack(yield_call(addr, session))
-end
-
-function skynet.rawcall(addr, typename, msg, sz)
-  local p = proto[typename]
-  local session = c.send(addr, p.id, nil, msg, sz)
-  if session == nil then
-    error("call to invalid address " .. skynet.address(addr), 2)
-  end
-  return yield_call(addr, session)
-end
-
--- tern: skynet.call with a time limit in centiseconds. Raises "call timeout"
--- when no answer came in time; a late answer is dropped.
-function skynet.call_timeout(ti, addr, typename, ...)
-  local p = proto[typename]
-  local session = c.send(addr, p.id, nil, p.pack(...))
-  if session == nil then
-    error("call to invalid address " .. skynet.address(addr), 2)
-  end
-  local co = running_thread
-  local timer = c.intcommand("TIMEOUT", ti)
-  session_id_coroutine[timer] = co
-  session_id_coroutine[session] = co
-  watching_session[session] = addr
-  local ok, msg, sz, which = coroutine_yield "SUSPEND"
-  watching_session[session] = nil
-  if which == timer then
-    session_id_coroutine[session] = "BREAK"
-    error(string_format("call timeout: %s did not answer within %d cs", skynet.address(addr), ti), 2)
-  end
-  session_id_coroutine[timer] = "BREAK"
-  if not ok then call_failed(addr, msg, sz, 3) end
-  return p.unpack(msg, sz)
 end
 
 -- Answering.
@@ -339,39 +279,6 @@ function skynet.ignoreret()
   session_coroutine_id[running_thread] = nil
 end
 
-function skynet.response(pack)
-  pack = pack or skynet.pack
-  local co = running_thread
-  local session = assert(session_coroutine_id[co], "no session")
-  session_coroutine_id[co] = nil
-  local address = session_coroutine_address[co]
-  if session == 0 then
-    return function() end  -- a send: there is no one to answer
-  end
-  local function response(ok, ...)
-    if ok == "TEST" or ok == "test" then
-      return unresponse[response] ~= nil
-    end
-    if not address then
-      error("Can't response more than once", 2)
-    end
-    local ret = false
-    if unresponse[response] then
-      if ok then
-        ret = c.send(address, skynet.PTYPE_RESPONSE, session, pack(...)) ~= nil
-        if not ret then c.send(address, skynet.PTYPE_ERROR, session, "") end
-      else
-        ret = c.send(address, skynet.PTYPE_ERROR, session, (...) and tostring((...)) or "") ~= nil
-      end
-      unresponse[response] = nil
-    end
-    address = nil
-    return ret
-  end
-  unresponse[response] = address
-  return response
-end
-
 -- Coroutines of the service.
 function skynet.fork(func, ...)
   local n = select("#", ...)
@@ -396,11 +303,6 @@ local function error_from(source)
   for resp, addr in pairs(unresponse) do
     if addr == source then unresponse[resp] = nil end
   end
-end
-
-function skynet.term(service)
-  error_from(service)
-  return dispatch_error_queue()
 end
 
 local function unknown_request(session, address, msg, sz, prototype)
@@ -509,20 +411,6 @@ function skynet.newservice(name, ...)
   return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
 end
 
-function skynet.uniqueservice(global, ...)
-  if global == true then
-    return assert(skynet.call(".service", "lua", "GLAUNCH", ...))
-  end
-  return assert(skynet.call(".service", "lua", "LAUNCH", global, ...))
-end
-
-function skynet.queryservice(global, ...)
-  if global == true then
-    return assert(skynet.call(".service", "lua", "GQUERY", ...))
-  end
-  return assert(skynet.call(".service", "lua", "QUERY", global, ...))
-end
-
 function skynet.exit()
   fork_queue = { h = 1, t = 0 }
   skynet.send(".launcher", "lua", "REMOVE", skynet.self(), false)
@@ -548,84 +436,8 @@ function skynet.exit()
   coroutine_yield "QUIT"
 end
 
-function skynet.kill(name)
-  if type(name) == "number" then
-    skynet.send(".launcher", "lua", "REMOVE", name, true)
-    name = skynet.address(name)
-  end
-  c.command("KILL", name)
-end
-
-function skynet.abort(status)
-  c.command("ABORT", status and tostring(status) or nil)
-end
-
 function skynet.getenv(key)
   return (c.command("GETENV", key))
-end
-
-function skynet.setenv(key, value)
-  assert(c.command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
-  c.command("SETENV", key .. " " .. value)
-end
-
-function skynet.memlimit(bytes)
-  debug.getregistry().memlimit = bytes
-  skynet.memlimit = nil  -- once, before the service starts
-end
-
-function skynet.stat(what)
-  return c.intcommand("STAT", what)
-end
-
-function skynet.endless()
-  return c.intcommand("STAT", "endless") == 1
-end
-
-function skynet.mqlen()
-  return c.intcommand("STAT", "mqlen")
-end
-
-function skynet.task(ret)
-  if ret == nil then
-    local n = 0
-    for _, co in pairs(session_id_coroutine) do
-      if type(co) == "thread" then n = n + 1 end
-    end
-    return n
-  end
-  local kind = type(ret)
-  if kind == "table" then
-    for session, co in pairs(session_id_coroutine) do
-      if type(co) == "thread" then ret[session] = traceback(co) end
-    end
-  elseif kind == "number" then
-    local co = session_id_coroutine[ret]
-    return type(co) == "thread" and traceback(co) or "No session"
-  elseif kind == "thread" then
-    for session, co in pairs(session_id_coroutine) do
-      if co == ret then return session end
-    end
-  end
-end
-
--- Tracing: a tag per coroutine, logged with each trace line.
-local trace_count = 0
-function skynet.trace(info)
-  local co = running_thread
-  trace_count = trace_count + 1
-  local tag = string_format(":%08x-%d", skynet.self(), trace_count)
-  session_coroutine_tracetag[co] = tag
-  skynet.error(string_format("<TRACE %s> %s", tag, tostring(info or "")))
-end
-
-function skynet.tracetag()
-  return session_coroutine_tracetag[running_thread]
-end
-
-function skynet.tracelog(...)
-  local tag = skynet.tracetag()
-  if tag then skynet.error(string_format("<TRACE %s>", tag), ...) end
 end
 
 -- Start-up.
@@ -674,10 +486,29 @@ skynet.register_protocol { name = "lua", id = skynet.PTYPE_LUA, pack = skynet.pa
 skynet.register_protocol { name = "response", id = skynet.PTYPE_RESPONSE }
 skynet.register_protocol { name = "error", id = skynet.PTYPE_ERROR, unpack = function(...) return ... end }
 
-local info_func
-function skynet.info_func(func)
-  info_func = func
-end
+-- What skynet.extra (the rarely used functions) needs of this file's state.
+internal = {
+  proto = proto,
+  session_id_coroutine = session_id_coroutine,
+  session_coroutine_id = session_coroutine_id,
+  session_coroutine_address = session_coroutine_address,
+  session_coroutine_tracetag = session_coroutine_tracetag,
+  unresponse = unresponse,
+  watching_session = watching_session,
+  running = function() return running_thread end,
+  call_failed = call_failed,
+  yield_call = yield_call,
+  error_from = error_from,
+  dispatch_error_queue = dispatch_error_queue,
+}
+
+setmetatable(skynet, {
+  __index = function(t, key)
+    setmetatable(t, nil)
+    require("skynet.extra")(t, internal)
+    return rawget(t, key)
+  end,
+})
 
 skynet.register_protocol {
   name = "debug",
@@ -685,7 +516,7 @@ skynet.register_protocol {
   pack = skynet.pack,
   unpack = skynet.unpack,
   dispatch = function(...)  -- loads skynet.debug on first use
-    local real = require("skynet.debug").init(skynet, function() return info_func end)
+    local real = require("skynet.debug").init(skynet, function() return internal.info end)
     proto.debug.dispatch = real
     return real(...)
   end,
