@@ -71,6 +71,8 @@ local internal  -- state shared with skynet.extra, set up at the end
 -- not under coroutine.running(): inside a skynet.coroutine the running one is
 -- the user's, but the framework must resume the outer one (skynet.coroutine
 -- passes the values down).
+-- Only the dispatcher resumes through resume_co, never a coroutine it runs
+-- (that would leave running_thread pointing at the inner one).
 local running_thread = nil
 local function resume_co(co, ...)
   running_thread = co
@@ -499,7 +501,6 @@ internal = {
   call_failed = call_failed,
   yield_call = yield_call,
   error_from = error_from,
-  dispatch_error_queue = dispatch_error_queue,
 }
 
 setmetatable(skynet, {

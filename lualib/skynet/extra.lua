@@ -12,7 +12,7 @@ return function(skynet, I)
   local unresponse = I.unresponse
   local watching_session = I.watching_session
   local call_failed, yield_call = I.call_failed, I.yield_call
-  local error_from, dispatch_error_queue = I.error_from, I.dispatch_error_queue
+  local error_from = I.error_from
   local coroutine_yield = coroutine.yield
   local traceback = debug.traceback
   local string_format = string.format
@@ -112,9 +112,10 @@ return function(skynet, I)
     return response
   end
 
+  -- Calls waiting on service fail; they are resumed when the running coroutine
+  -- next suspends (never from inside it, which would nest framework resumes).
   function skynet.term(service)
     error_from(service)
-    return dispatch_error_queue()
   end
 
   function skynet.uniqueservice(global, ...)

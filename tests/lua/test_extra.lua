@@ -1,0 +1,25 @@
+local skynet = require "skynet"
+local t = require "testlib"
+t.run("test_extra", function()
+  local h, remote = skynet.harbor(skynet.self())
+  t.eq(h, 1, "harbor id")
+  t.eq(remote, false, "own address is local")
+  local e = skynet.newservice("t_echo")
+  local msg, sz = skynet.rawcall(e, "lua", skynet.pack("echo", 7))
+  t.eq(skynet.unpack(msg, sz), 7, "rawcall")
+  t.check(skynet.rawsend(e, "lua", skynet.pack("echo", 8)), "rawsend")
+  -- a call waiting on a service we declare dead fails (skynet.term)
+  local result
+  skynet.fork(function() result = { pcall(skynet.call, e, "lua", "hang") } end)
+  skynet.yield()
+  t.check(skynet.task() >= 1, "a waiting task")
+  local tasks = {}
+  skynet.task(tasks)
+  t.check(next(tasks) ~= nil, "task tracebacks")
+  skynet.term(e)
+  skynet.yield()
+  t.eq(result[1], false, "term fails the waiting call")
+  skynet.trace("traced request")
+  t.check(skynet.tracetag(), "trace tag")
+  t.eq(skynet.localname(".launcher") ~= nil, true, "localname")
+end)
