@@ -96,6 +96,7 @@ std::optional<std::string> service::getenv(std::string_view key) const {
 
 uint64_t service::now() const { return ctx_->node->now(); }
 uint32_t service::starttime() const { return ctx_->node->starttime(); }
+uint64_t service::hpc() { return monotonic_ns(); }
 
 bool service::setenv(std::string_view key, std::string_view value) {
   return ctx_->node->environment().set_new(key, value);

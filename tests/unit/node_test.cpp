@@ -295,6 +295,8 @@ struct typed_commands : service {
     out->push_back(setenv("typed_key", "v2") ? "set" : "refused");
     out->push_back(*getenv("typed_key"));
     out->push_back(starttime() > 1600000000u ? "starttime ok" : "starttime bad");
+    uint64_t t0 = hpc();
+    out->push_back(hpc() >= t0 && t0 > 0 ? "hpc ok" : "hpc bad");
     stats s = stat();
     out->push_back("mqlen=" + std::to_string(s.mqlen) + " messages=" + std::to_string(s.messages));
     monitor_exits(self());
@@ -311,7 +313,7 @@ TEST_F(NodeTest, TypedCommandsFromAService) {
   node_->send(0, h, ptype::text, 0, "x");
   node_->send(0, h, ptype::text, 0, "go");
   node_->run_until_idle();
-  EXPECT_EQ(out, (std::vector<std::string>{"set", "refused", "v1", "starttime ok",
+  EXPECT_EQ(out, (std::vector<std::string>{"set", "refused", "v1", "starttime ok", "hpc ok",
                                            "mqlen=0 messages=1", "on_signal 5", "signaled"}));
   EXPECT_EQ(node_->impl().monitor_exit(), h);
 }

@@ -69,6 +69,7 @@ class service {
   bool setenv(std::string_view key, std::string_view value);  // false if the key exists
   [[nodiscard]] uint64_t now() const;        // centiseconds since the node started
   [[nodiscard]] uint32_t starttime() const;  // wall clock at start, seconds
+  [[nodiscard]] static uint64_t hpc();       // monotonic nanoseconds (skynet.hpc)
 
   // The rest of skynet's command set, typed (the string form is tern_command).
   struct stats {
