@@ -19,13 +19,19 @@ constexpr int kMaxDepth = 32;
 constexpr uint8_t tag(int type, int cookie) { return uint8_t(type | (cookie << 3)); }
 
 // The output buffer lives in a Lua userdata so that a Lua error (longjmp)
-// while packing cannot leak it: the garbage collector frees it.
+// while packing cannot leak it: the garbage collector frees it. Each state
+// keeps one in its registry and reuses it (packing is on every message's
+// path); a pack nested inside another (a __pairs metamethod that packs) gets
+// a fresh one.
 struct writer {
   char* data;
   size_t size;
   size_t capacity;
+  bool busy;
   char small[128];
 };
+
+const char kWriterKey = 0;  // registry key (its address) of the state's writer
 
 int writer_gc(lua_State* L) {
   auto* w = static_cast<writer*>(lua_touserdata(L, 1));
@@ -39,6 +45,7 @@ writer* new_writer(lua_State* L) {
   w->data = w->small;
   w->size = 0;
   w->capacity = sizeof w->small;
+  w->busy = false;
   if (luaL_newmetatable(L, "tern.pack.writer")) {
     lua_pushcfunction(L, writer_gc);
     lua_setfield(L, -2, "__gc");
@@ -192,20 +199,54 @@ void put_value(lua_State* L, writer* w, int index, int depth) {
       break;
     }
     case LUA_TTABLE:
-      if (depth >= kMaxDepth) luaL_error(L, "serialize can't pack too depth table");
+      if (depth >= kMaxDepth) {
+        w->busy = false;
+        luaL_error(L, "serialize can't pack too depth table");
+      }
       put_table(L, w, index, depth + 1);
       break;
     default:
+      w->busy = false;
       luaL_error(L, "Unsupport type %s to serialize", luaL_typename(L, index));
   }
 }
 
-// Packs the first n stack values into a writer pushed on top of the stack.
+// The state's reusable writer, or a fresh one if it is in use; pushed.
+writer* acquire_writer(lua_State* L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kWriterKey);
+  auto* w = static_cast<writer*>(lua_touserdata(L, -1));
+  if (w && !w->busy) {
+    w->size = 0;
+    w->busy = true;
+    return w;
+  }
+  bool first = w == nullptr;
+  lua_pop(L, 1);
+  w = new_writer(L);
+  if (first) {
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kWriterKey);
+  }
+  w->busy = true;
+  return w;
+}
+
+// Packs the stack's values into a writer pushed on top of the stack. The
+// caller copies the bytes out, then calls release().
 writer* pack_all(lua_State* L) {
   int n = lua_gettop(L);
-  writer* w = new_writer(L);
+  writer* w = acquire_writer(L);
   for (int i = 1; i <= n; ++i) put_value(L, w, i, 0);
   return w;
+}
+
+void release(writer* w) {
+  w->busy = false;
+  if (w->capacity > 64 * 1024 && w->data != w->small) {  // do not keep a huge buffer around
+    mem_free(w->data);
+    w->data = w->small;
+    w->capacity = sizeof w->small;
+  }
 }
 
 struct reader {
@@ -346,14 +387,17 @@ int pack(lua_State* L) {
   writer* w = pack_all(L);
   void* out = mem_alloc(w->size);
   std::memcpy(out, w->data, w->size);
+  lua_Integer size = lua_Integer(w->size);
+  release(w);
   lua_pushlightuserdata(L, out);
-  lua_pushinteger(L, lua_Integer(w->size));
+  lua_pushinteger(L, size);
   return 2;
 }
 
 int packstring(lua_State* L) {
   writer* w = pack_all(L);
-  lua_pushlstring(L, w->data, w->size);
+  lua_pushlstring(L, w->data, w->size);  // may raise (memory): then the writer stays busy
+  release(w);
   return 1;
 }
 

@@ -90,6 +90,20 @@ TEST_F(PackGolden, Tables) {
   EXPECT_EQ(forty.size(), 3u + 40u + 1u);
 }
 
+TEST_F(PackGolden, PairsMetamethodAndNestedPacking) {
+  // __pairs decides what is packed (array size 0, then the pairs), and a
+  // __pairs that itself packs must not disturb the outer pack's buffer.
+  std::string bytes = pack(
+      "setmetatable({}, {__pairs = function(t) local inner = packstring('nested', {1, 2}) "
+      "local done = false return function() if done then return nil end done = true "
+      "return 'k', #inner end, t, nil end})");
+  EXPECT_EQ(bytes, b({0x06, 0x0c, 'k', 0x0a, 13, 0x00}));
+  // After an error in the middle of a pack, packing still works.
+  EXPECT_NE(luaL_dostring(L, "return packstring({1, function() end})"), LUA_OK);
+  lua_settop(L, 0);
+  EXPECT_EQ(pack("1"), b({0x0a, 0x01}));
+}
+
 TEST_F(PackGolden, UnpackReadsTheSameVectors) {
   EXPECT_EQ(unpack(b({0x00, 0x01, 0x09})), "nil,false,true");
   EXPECT_EQ(unpack(b({0x12, 0x00, 0x01, 0x22, 0xff, 0xff, 0xff, 0xff})), "256,-1");
