@@ -374,13 +374,9 @@ local function raw_dispatch_message(prototype, msg, sz, session, source)
   return suspend(co, resume_co(co, session, source, p.unpack(msg, sz)))
 end
 
-function skynet.dispatch_message(...)
-  local ok, err = pcall(raw_dispatch_message, ...)
-  while true do
-    if fork_queue.h > fork_queue.t then
-      fork_queue.h, fork_queue.t = 1, 0
-      break
-    end
+-- Runs what skynet.fork queued while the message was handled.
+local function run_forks(ok, err)
+  while fork_queue.h <= fork_queue.t do
     local h = fork_queue.h
     local co = fork_queue[h]
     fork_queue[h] = nil
@@ -394,6 +390,13 @@ function skynet.dispatch_message(...)
       end
     end
   end
+  fork_queue.h, fork_queue.t = 1, 0
+  return ok, err
+end
+
+function skynet.dispatch_message(...)
+  local ok, err = pcall(raw_dispatch_message, ...)
+  if fork_queue.t > 0 then ok, err = run_forks(ok, err) end
   if not ok then error(tostring(err)) end
 end
 
