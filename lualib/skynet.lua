@@ -155,6 +155,9 @@ function suspend(co, ok, command)
     end
     session_coroutine_address[co] = nil
     session_coroutine_tracetag[co] = nil
+    -- Wakeups this coroutine queued before it failed still have to run: an
+    -- empty fork ends in "SUSPEND", which drains the wakeup queue.
+    skynet.fork(function() end)
     error(traceback(co, tostring(command)))
   end
   if command == "SUSPEND" then
