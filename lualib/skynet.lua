@@ -11,7 +11,8 @@ local coroutine_resume = coroutine.resume
 local coroutine_yield = coroutine.yield
 local table_remove = table.remove
 local table_insert = table.insert
-local traceback = debug.traceback
+-- debug loads lazily (see src/lua/lazy_libs.hpp); only error paths need it.
+local function traceback(...) return debug.traceback(...) end
 local tostring, type, pairs, select, error, assert = tostring, type, pairs, select, error, assert
 local string_format = string.format
 

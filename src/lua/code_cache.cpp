@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -13,11 +14,17 @@ namespace {
 struct entry {
   off_t size;
   struct timespec mtime;
-  std::string bytecode;
+  std::shared_ptr<const std::string> bytecode;  // loads run outside the lock
 };
 
 std::mutex g_lock;
 std::unordered_map<std::string, entry> g_cache;
+
+std::string_view strip_dir_of(lua_State* L) {
+  size_t len = 0;
+  const char* dir = lua_tolstring(L, lua_upvalueindex(1), &len);
+  return {dir, len};
+}
 
 int collect(lua_State*, const void* p, size_t sz, void* ud) {
   static_cast<std::string*>(ud)->append(static_cast<const char*>(p), sz);
@@ -35,7 +42,7 @@ int cached_loadfile(lua_State* L) {
   const char* mode = luaL_optstring(L, 2, "bt");
   int env = lua_isnone(L, 3) ? 0 : 3;
   int status = (path && std::string(mode).find('b') != std::string::npos)
-                   ? load_file_cached(L, path)
+                   ? load_file_cached(L, path, strip_dir_of(L))
                    : luaL_loadfilex(L, path, mode);
   if (status != LUA_OK) {
     lua_pushnil(L);
@@ -59,7 +66,7 @@ int cached_searcher(lua_State* L) {
   lua_call(L, 2, 2);  // -> filename or nil, message
   if (lua_isnil(L, -2)) return 1;  // the "no file" message
   const char* filename = lua_tostring(L, -2);
-  if (load_file_cached(L, filename) != LUA_OK)
+  if (load_file_cached(L, filename, strip_dir_of(L)) != LUA_OK)
     return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, filename,
                       lua_tostring(L, -1));
   lua_pushstring(L, filename);  // second argument to the loader
@@ -68,34 +75,41 @@ int cached_searcher(lua_State* L) {
 
 }  // namespace
 
-int load_file_cached(lua_State* L, const char* path) {
+int load_file_cached(lua_State* L, const char* path, std::string_view strip_dir) {
   struct stat st {};
   if (::stat(path, &st) != 0) return luaL_loadfilex(L, path, "bt");  // Lua words the error
   std::string chunkname = std::string("@") + path;
+  std::shared_ptr<const std::string> code;
   {
     std::lock_guard guard(g_lock);
     auto it = g_cache.find(path);
-    if (it != g_cache.end() && same_file(it->second, st)) {
-      const std::string& code = it->second.bytecode;
-      return luaL_loadbufferx(L, code.data(), code.size(), chunkname.c_str(), "b");
-    }
+    if (it != g_cache.end() && same_file(it->second, st)) code = it->second.bytecode;
   }
+  if (code) return luaL_loadbufferx(L, code->data(), code->size(), chunkname.c_str(), "b");
+
   int status = luaL_loadfilex(L, path, "bt");
   if (status != LUA_OK) return status;
-  entry e{st.st_size, st.st_mtim, {}};
-  if (lua_dump(L, collect, &e.bytecode, 0) == 0) {
-    std::lock_guard guard(g_lock);
-    g_cache[path] = std::move(e);
+  bool strip = !strip_dir.empty() && std::string_view(path).starts_with(strip_dir);
+  auto bytecode = std::make_shared<std::string>();
+  if (lua_dump(L, collect, bytecode.get(), strip) != 0) return LUA_OK;  // not cached
+  if (strip) {  // this state gets the stripped form too, like every later one
+    lua_pop(L, 1);
+    status = luaL_loadbufferx(L, bytecode->data(), bytecode->size(), chunkname.c_str(), "b");
+    if (status != LUA_OK) return status;
   }
+  std::lock_guard guard(g_lock);
+  g_cache[path] = entry{st.st_size, st.st_mtim, std::move(bytecode)};
   return LUA_OK;
 }
 
-void install_code_cache(lua_State* L) {
-  lua_pushcfunction(L, cached_loadfile);
+void install_code_cache(lua_State* L, std::string_view strip_dir) {
+  lua_pushlstring(L, strip_dir.data(), strip_dir.size());
+  lua_pushcclosure(L, cached_loadfile, 1);
   lua_setglobal(L, "loadfile");
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "searchers");
-  lua_pushcfunction(L, cached_searcher);
+  lua_pushlstring(L, strip_dir.data(), strip_dir.size());
+  lua_pushcclosure(L, cached_searcher, 1);
   lua_rawseti(L, -2, 2);
   lua_pop(L, 2);
 }

@@ -5,6 +5,7 @@
 #include "lua/snlua.hpp"
 
 #include "lua/code_cache.hpp"
+#include "lua/lazy_libs.hpp"
 
 #include <fmt/format.h>
 
@@ -123,9 +124,12 @@ void report_launch_error(tern_context* ctx) {
 int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   lua_State* L = l->L;
   lua_gc(L, LUA_GCSTOP, 0);
-  luaL_openlibs(L);
+  open_libs_lazily(L);
 
-  install_code_cache(L);
+  std::string loader = getenv_or(ctx, "lualoader", "./lualib/loader.lua");
+  // The loader's directory is the framework's lualib: cached without debug info.
+  std::string lualib_dir = loader.substr(0, loader.rfind('/') + 1);
+  install_code_cache(L, lualib_dir);
   lua_pushcfunction(L, line_print);
   lua_setglobal(L, "print");
 
@@ -150,7 +154,6 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   std::string path = getenv_or(ctx, "lua_path", "./lualib/?.lua;./lualib/?/init.lua");
   std::string cpath = getenv_or(ctx, "lua_cpath", "./luaclib/?.so");
   std::string service = getenv_or(ctx, "luaservice", "./service/?.lua");
-  std::string loader = getenv_or(ctx, "lualoader", "./lualib/loader.lua");
   lua_pushstring(L, path.c_str());
   lua_setglobal(L, "LUA_PATH");
   lua_pushstring(L, cpath.c_str());
@@ -164,7 +167,7 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
 
   lua_pushcfunction(L, traceback);
   int tb = lua_gettop(L);
-  if (load_file_cached(L, loader.c_str()) != LUA_OK) {
+  if (load_file_cached(L, loader.c_str(), lualib_dir) != LUA_OK) {
     tern_error(ctx, "can't load lua loader %s: %s", loader.c_str(), lua_tostring(L, -1));
     return 1;
   }
