@@ -128,7 +128,6 @@ local function dispatch_error_queue()
 end
 
 local function dispatch_wakeup()
-  if wakeup_queue[1] == nil and error_queue[1] == nil then return end  -- the usual case
   while true do
     local token = table_remove(wakeup_queue, 1)
     if token == nil then break end
@@ -144,6 +143,10 @@ end
 
 -- Called with what coroutine.resume returned.
 function suspend(co, ok, command)
+  if ok and command == "SUSPEND" then  -- the common case: a request done or waiting
+    if wakeup_queue[1] == nil and error_queue[1] == nil then return end
+    return dispatch_wakeup()
+  end
   if not ok then
     local session = session_coroutine_id[co]
     if session then
@@ -272,7 +275,7 @@ function skynet.ret(msg, sz)
     return false  -- a send, not a call: nobody waits
   end
   local address = session_coroutine_address[co]
-  if c.send(address, skynet.PTYPE_RESPONSE, session, msg, sz) then return true end
+  if c.send(address, 1, session, msg, sz) then return true end  -- PTYPE_RESPONSE
   c.send(address, skynet.PTYPE_ERROR, session, "")
   return false
 end
@@ -345,7 +348,8 @@ local function resume_waiter(session, source, ok, msg, sz)
       co = co_create(co)
       return suspend(co, resume_co(co))
     end
-    return suspend(co, resume_co(co, ok, msg, sz, session))
+    running_thread = co  -- resume_co, inlined on this hot path
+    return suspend(co, coroutine_resume(co, ok, msg, sz, session))
   end
 end
 
@@ -375,7 +379,8 @@ local function raw_dispatch_message(prototype, msg, sz, session, source)
   local co = co_create(f)
   session_coroutine_id[co] = session
   session_coroutine_address[co] = source
-  return suspend(co, resume_co(co, session, source, p.unpack(msg, sz)))
+  running_thread = co  -- resume_co, inlined on this hot path
+  return suspend(co, coroutine_resume(co, session, source, p.unpack(msg, sz)))
 end
 
 -- Runs what skynet.fork queued while the message was handled.
@@ -404,6 +409,14 @@ function skynet.dispatch_message(...)
   if not ok then error(tostring(err)) end
 end
 
+-- What skynet.start installs: the C callback runs raw_dispatch_message, then
+-- the forks only when some are queued (the same as dispatch_message, one
+-- protected call fewer per message).
+local function run_pending_forks()
+  local ok, err = run_forks(true)
+  if not ok then error(tostring(err)) end
+end
+
 function skynet.dispatch(typename, func)
   local p = proto[typename]
   assert(p, "unknown protocol " .. tostring(typename))
@@ -421,7 +434,8 @@ function skynet.newservice(name, ...)
 end
 
 function skynet.exit()
-  fork_queue = { h = 1, t = 0 }
+  for i = fork_queue.h, fork_queue.t do fork_queue[i] = nil end  -- in place: C reads this table
+  fork_queue.h, fork_queue.t = 1, 0
   skynet.send(".launcher", "lua", "REMOVE", skynet.self(), false)
   -- Everyone waiting on a request of ours gets an error.
   for co, session in pairs(session_coroutine_id) do
@@ -486,7 +500,7 @@ function skynet.init_service(start)
 end
 
 function skynet.start(start_func)
-  c.callback(skynet.dispatch_message)
+  c.callback(raw_dispatch_message, false, fork_queue, run_pending_forks)
   skynet.timeout(0, function() skynet.init_service(start_func) end)
 end
 

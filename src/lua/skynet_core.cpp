@@ -23,11 +23,24 @@ tern_context* context_of(lua_State* L) {
 }
 
 // The C callback: calls the Lua handler (type, msg, sz, session, source) on a
-// thread of its own whose stack holds [traceback, handler] for good.
+// thread of its own whose stack holds [traceback, handler, forks, run_forks]
+// for good. skynet.lua passes the last two: its fork queue, and the function
+// that runs it, called only when the queue is not empty (read here, so the
+// common message costs one protected call, not two).
+constexpr int kForkQueue = 3, kRunForks = 4;
+
+void log_error(lua_State* L, tern_context* ctx, int session, uint32_t source, size_t sz) {
+  const char* err = lua_tostring(L, -1);
+  tern_error(ctx, "lua call [%x to %x : %d msgsz = %zu] error : %s", source, tern_context_handle(ctx),
+             session, sz, err ? err : "?");
+  lua_pop(L, 1);
+}
+
 template <bool Forward>
 int dispatch(tern_context* ctx, void* ud, int type, int session, uint32_t source, const void* msg,
              size_t sz) {
   auto* L = static_cast<lua_State*>(ud);
+  bool with_forks = lua_gettop(L) >= kRunForks;
   lua_pushvalue(L, 2);
   lua_pushinteger(L, type);
   // Forward mode hands ownership of the bytes to Lua (skynet.forward_type).
@@ -35,26 +48,40 @@ int dispatch(tern_context* ctx, void* ud, int type, int session, uint32_t source
   lua_pushinteger(L, lua_Integer(sz));
   lua_pushinteger(L, session);
   lua_pushinteger(L, source);
-  if (lua_pcall(L, 5, 0, 1) != LUA_OK) {
-    const char* err = lua_tostring(L, -1);
-    tern_error(ctx, "lua call [%x to %x : %d msgsz = %zu] error : %s", source,
-               tern_context_handle(ctx), session, sz, err ? err : "?");
-    lua_settop(L, 2);
+  if (lua_pcall(L, 5, 0, with_forks ? 0 : 1) != LUA_OK) log_error(L, ctx, session, source, sz);
+  if (with_forks) {
+    lua_getfield(L, kForkQueue, "t");
+    bool pending = lua_tointeger(L, -1) > 0;
+    lua_pop(L, 1);
+    if (pending) {
+      lua_pushvalue(L, kRunForks);
+      if (lua_pcall(L, 0, 0, 0) != LUA_OK) log_error(L, ctx, session, source, sz);
+    }
   }
   return 0;
 }
 
 const char kCallbackThreadKey = 0;  // registry key (its address) anchoring the thread
 
+// callback(handler [, forward [, fork_queue, run_forks]])
 int lcallback(lua_State* L) {
   tern_context* ctx = context_of(L);
   bool forward = lua_toboolean(L, 2);
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_settop(L, 1);
+  bool with_forks = !lua_isnoneornil(L, 3);
+  if (with_forks) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TFUNCTION);
+  }
+  lua_settop(L, 4);
   lua_State* thread = lua_newthread(L);
   lua_pushcfunction(thread, traceback);
   lua_pushvalue(L, 1);
-  lua_xmove(L, thread, 1);  // thread stack: [traceback, handler]
+  if (with_forks) {
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
+  }
+  lua_xmove(L, thread, with_forks ? 3 : 1);  // thread stack: [traceback, handler (, forks, run_forks)]
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kCallbackThreadKey);  // keeps it alive (replaces an older one)
   host_of(L)->active.store(thread);
   tern_callback(ctx, thread, forward ? dispatch<true> : dispatch<false>);
