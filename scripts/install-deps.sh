@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config make
   liblua5.4-dev lua5.4
-  libfmt-dev
+  libfmt-dev libjemalloc-dev python3
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libcaf-dev
