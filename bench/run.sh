@@ -17,8 +17,12 @@ case "$suite" in
     # figures to compare with are in docs/benchmarks.md.
     programs=("$build/tern bench/lua/config")
     ;;
+  net)
+    # skynet and swoole are not Debian packages: their figures are in docs/benchmarks.md.
+    programs=("bash bench/net/run.sh")
+    ;;
   *)
-    echo "bench: unknown suite '$suite' (known: core, lua)" >&2
+    echo "bench: unknown suite '$suite' (known: core, lua, net)" >&2
     exit 2
     ;;
 esac

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "net/node_sockets.hpp"
 #include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/node_impl.hpp"
@@ -12,8 +13,11 @@
 namespace tern {
 
 namespace {
+// A message someone waits an answer for. Client packets carry the connection's
+// fd as their session (skynet's gate redirects them so) and are never answered.
 bool is_request(const message& m) {
-  return m.session > 0 && m.type != ptype::response && m.type != ptype::error && m.source != 0;
+  return m.session > 0 && m.type != ptype::response && m.type != ptype::error &&
+         m.type != ptype::client && m.source != 0;
 }
 
 void free_payload(message& m) {
@@ -185,6 +189,7 @@ void node_impl::dispatch(tern_context* ctx, message& m, monitor_slot* monitor) {
 }
 
 void node_impl::drop(tern_context* ctx, message& m) {
+  net::free_socket_message_buffer(m);  // undelivered socket data is nobody's
   free_payload(m);
   if (is_request(m)) {
     settle(ctx, m.source, m.session);

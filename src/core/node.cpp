@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "net/node_sockets.hpp"
 #include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/node_impl.hpp"
@@ -53,6 +54,11 @@ node_impl::node_impl(node_options options)
       start_wall_cs_(wall_cs()) {
   if (options_.profile) nanoseconds_per_cycle();  // calibrate now, not in a worker
   for (auto& [key, value] : options_.env) env_.set(key, value);
+}
+
+net::node_sockets& node_impl::sockets() {
+  std::call_once(sockets_once_, [this] { sockets_ = std::make_unique<net::node_sockets>(*this); });
+  return *sockets_;
 }
 
 node_impl::~node_impl() {
@@ -122,6 +128,7 @@ void node_impl::stop() {
   }
   accepting_.store(false);
   retire_all();
+  if (sockets_) sockets_->stop();  // no service is left to own a socket
   {
     std::lock_guard guard(state_lock_);  // so the monitor cannot miss the wake-up
     threads_quit_.store(true);

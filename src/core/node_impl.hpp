@@ -1,6 +1,6 @@
 // node_impl: the runtime behind tern::node. It owns the handle registry, the
 // module registry, the env, the timer wheel, the scheduler and the three
-// helper threads (timer, monitor; the socket thread comes with networking).
+// helper threads (timer, monitor, and the socket thread on first use).
 //
 // Threading: send/launch/retire/log/command are thread-safe. run_turn runs on
 // a worker (or the deterministic driver). Start-up and stop are for the
@@ -24,6 +24,10 @@
 #include "tern/core/node.hpp"
 
 namespace tern {
+
+namespace net {
+class node_sockets;
+}
 
 class node_impl {
  public:
@@ -72,6 +76,9 @@ class node_impl {
   [[nodiscard]] const node_options& options() const { return options_; }
   [[nodiscard]] handle_t bootstrap() const { return bootstrap_.load(); }
 
+  // The socket thread, started on first use.
+  net::node_sockets& sockets();
+
   env& environment() { return env_; }
   handle_registry& registry() { return registry_; }
   module_registry& modules() { return modules_; }
@@ -116,6 +123,8 @@ class node_impl {
   std::atomic<bool> threads_quit_{false};
   std::thread timer_thread_;
   std::thread monitor_thread_;
+  std::once_flag sockets_once_;
+  std::unique_ptr<net::node_sockets> sockets_;
 };
 
 // Signals (SIGHUP reopens the log file; SIGTERM/SIGINT stop the node) are

@@ -149,6 +149,10 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   lua_setfield(L, -2, "skynet.memory");
   lua_pushcfunction(L, luaopen_skynet_profile);
   lua_setfield(L, -2, "skynet.profile");
+  lua_pushcfunction(L, luaopen_skynet_socketdriver);
+  lua_setfield(L, -2, "skynet.socketdriver");
+  lua_pushcfunction(L, luaopen_skynet_netpack);
+  lua_setfield(L, -2, "skynet.netpack");
   lua_pop(L, 2);
 
   std::string path = getenv_or(ctx, "lua_path", "./lualib/?.lua;./lualib/?/init.lua");

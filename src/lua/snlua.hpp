@@ -41,3 +41,5 @@ int traceback(lua_State* L);
 extern "C" int luaopen_skynet_core(lua_State* L);
 extern "C" int luaopen_skynet_memory(lua_State* L);
 extern "C" int luaopen_skynet_profile(lua_State* L);
+extern "C" int luaopen_skynet_socketdriver(lua_State* L);
+extern "C" int luaopen_skynet_netpack(lua_State* L);
