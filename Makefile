@@ -5,7 +5,7 @@
 
 JOBS ?= $(shell nproc)
 SUITE ?= core
-CONFIG ?= examples/config
+CONFIG ?= examples/chat/config
 
 .PHONY: deps build run test test-release test-asan test-tsan test-fuzz bench format clean
 FUZZ_SECONDS ?= 60

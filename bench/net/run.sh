@@ -17,13 +17,15 @@ node_pid=""
 cleanup() { [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null; node_pid=""; }
 trap cleanup EXIT
 
-# run_case NAME SERVICE HEADER: SERVICE is the bootstrap ("module args"), PORT in it is replaced.
+# run_case NAME SERVICE HEADER: SERVICE is a C module ("module args", PORT in it
+# is replaced) run as the bootstrap, or "lua:NAME ARGS", a Lua start service.
 run_case() {
-  local name=$1 service=$2 header=$3
+  local name=$1 service=$2 header=$3 start=""
+  if [[ $service == lua:* ]]; then start=${service#lua:}; service="snlua bootstrap"; fi
   if [ -n "${NET_CASES:-}" ] && [[ ",$NET_CASES," != *",$name,"* ]]; then return; fi
   local port
   port=$(free_port)
-  TERN_BENCH_PORT=$port TERN_BENCH_SERVICE=${service//PORT/$port} "$build/tern" bench/net/config &
+  TERN_BENCH_PORT=$port TERN_BENCH_SERVICE=${service//PORT/$port} TERN_BENCH_START=$start "$build/tern" bench/net/config &
   node_pid=$!
   for window in 1 16; do
     "$build/bench/tern_load_client" --host 127.0.0.1 --port "$port" --connections 50 --size 64 \
@@ -34,3 +36,6 @@ run_case() {
 }
 
 run_case echo_cpp "echo_cpp 127.0.0.1 PORT" none
+run_case echo_lua "lua:echo_lua" none
+run_case echo_lua_agents "lua:echo_lua agents" none
+run_case echo_gate "lua:echo_gate" 2
