@@ -115,6 +115,7 @@ class scheduler {
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<bool> quit_{false};
   std::atomic<int> spinning_{0};
+  uint64_t spin_cycles_;  // kSpinMicroseconds in TSC cycles
   std::atomic<int> sleeping_{0};
   std::mutex sleep_lock_;
   std::condition_variable sleep_cv_;
