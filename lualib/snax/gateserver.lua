@@ -134,9 +134,13 @@ function gateserver.start(handler)
     end
     -- Only connections handler.connect saw (not those refused by maxclient).
     if connection[fd] ~= nil then
+      local open = connection[fd]
       if handler.disconnect then
         handler.disconnect(fd)
       end
+      -- The peer is gone but the socket stays half-open until closed: release it
+      -- (after anything still queued for it), unless closeclient already did.
+      if open then socketdriver.close(fd) end
       close_fd(fd)
     end
   end

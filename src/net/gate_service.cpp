@@ -335,6 +335,9 @@ class gate {
             tern_error(ctx_, "gate: listening socket failed: %.*s", int(text_size), text);
           listen_id_ = -1;
         } else if (conns_.erase(m->id)) {
+          // The peer closed (the socket stays half-open until closed: release it
+          // once what is queued is written), or an error already closed it.
+          if (m->type == TERN_SOCKET_TYPE_CLOSE) tern_socket_close(ctx_, m->id);
           report("%d close", m->id);
         }
         break;

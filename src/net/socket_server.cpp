@@ -66,7 +66,7 @@ enum class state : uint8_t {
   listen,
   connecting,
   connected,
-  halfclose_read,   // no more reading (peer closed, or close() flushing); writes drain
+  halfclose_read,   // no more reading: the peer closed (the owner may still write, then close), or close() is flushing
   halfclose_write,  // shutdown(SHUT_WR) done; reading goes on
   paccept,
   bind,
@@ -297,6 +297,8 @@ struct slot {
   wlist high, low;
   size_t pending = 0;  // bytes in high + low
   size_t warn_at = kWarnBytes;
+  size_t warn_base = kWarnBytes;  // set_warning(): the first warning
+  size_t warn_low = 0;            // set_warning(): "drained" at or below this
   udp_address peer;  // udp_connect()'s default destination
   std::string address;
   uint64_t write_bytes = 0, write_time = 0;
@@ -319,7 +321,8 @@ struct slot {
     reading = true;
     want_write = closing = shut_write = nodelay = false;
     pending = 0;
-    warn_at = kWarnBytes;
+    warn_at = warn_base = kWarnBytes;
+    warn_low = 0;
     peer = udp_address{};
     address.clear();
     write_bytes = write_time = 0;
@@ -455,6 +458,7 @@ struct socket_server::impl {
   std::vector<pending_event> out;
   std::vector<std::pair<int, uint64_t>> throttled;  // listener id, resume time (ms)
   std::vector<char> udp_buf = std::vector<char>(kUdpMax);
+  bool polled_exit = false;  // poll_once() saw the exit command
 
   explicit impl(sink s) : on_event(std::move(s)) {
     epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -671,15 +675,18 @@ struct socket_server::impl {
       if (s.pending >= s.warn_at) {
         emit(s.owner, socket_event_type::warning, id, int(s.pending / 1024));
         while (s.warn_at <= s.pending) s.warn_at *= 2;
+      } else if (s.warn_at > s.warn_base && s.pending <= s.warn_low) {
+        s.warn_at = s.warn_base;
+        emit(s.owner, socket_event_type::warning, id, 0);
       }
       return true;
     }
     s.want_write = false;
-    if (s.warn_at > kWarnBytes) {
-      s.warn_at = kWarnBytes;
+    if (s.warn_at > s.warn_base) {
+      s.warn_at = s.warn_base;
       emit(s.owner, socket_event_type::warning, id, 0);
     }
-    if (s.closing || s.st.load(std::memory_order_relaxed) == state::halfclose_read) {
+    if (s.closing) {  // close() asked for it once the queue drained
       emit(s.owner, socket_event_type::close, id);
       close_locked(s);
       return false;
@@ -721,10 +728,13 @@ struct socket_server::impl {
       close_locked(s);
       return;
     }
-    // The peer closed. Bytes still queued go out first (half-close).
+    // The peer closed its side. As in skynet, the owner hears CLOSE now but the
+    // socket stays half-open: it may still write (a reply to a client that
+    // shut down its write side), and it is released when the owner calls
+    // close() or shutdown(). If our write side is already shut, both are done.
     std::lock_guard lk(s.mu);
-    if (!s.queued() || s.st.load(std::memory_order_relaxed) == state::halfclose_write) {
-      emit(s.owner, socket_event_type::close, id);
+    emit(s.owner, socket_event_type::close, id);
+    if (s.st.load(std::memory_order_relaxed) == state::halfclose_write) {
       close_locked(s);
       return;
     }
@@ -1080,6 +1090,24 @@ struct socket_server::impl {
     }
   }
 
+  // Handles what one epoll_wait returned. False once the exit command is seen.
+  bool handle(const epoll_event* events, int n) {
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u64 == kCommandTag) {
+        for (auto& c : chan->take()) {
+          if (c.kind == command::exit) return false;  // stop() cleans up after the join
+          on_command(c);
+          flush();
+        }
+        continue;
+      }
+      on_socket_event(int(events[i].data.u64), events[i].events);
+      flush();
+    }
+    resume_throttled();
+    return true;
+  }
+
   void run() {
     // write() to an adopted pipe whose reader is gone must not kill the
     // process (sockets use MSG_NOSIGNAL instead).
@@ -1096,20 +1124,25 @@ struct socket_server::impl {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));  // do not spin on a broken epoll
         continue;
       }
-      for (int i = 0; i < n; ++i) {
-        if (events[i].data.u64 == kCommandTag) {
-          for (auto& c : chan->take()) {
-            if (c.kind == command::exit) return;  // stop() cleans up after the join
-            on_command(c);
-            flush();
-          }
-          continue;
-        }
-        on_socket_event(int(events[i].data.u64), events[i].events);
-        flush();
-      }
-      resume_throttled();
+      if (!handle(events, n)) return;
     }
+  }
+
+  int poll_once(int timeout_ms) {
+    if (stopped.load() || polled_exit) return -1;
+    int t = next_timeout();
+    if (t >= 0 && (timeout_ms < 0 || t < timeout_ms)) timeout_ms = t;
+    epoll_event events[kMaxEvents];
+    int n = epoll_wait(epfd, events, kMaxEvents, timeout_ms);
+    if (n < 0) {
+      if (errno != EINTR) log(fmt::format("epoll_wait: {}", errno_text(errno)));
+      return 0;
+    }
+    if (!handle(events, n)) {
+      polled_exit = true;
+      return -1;
+    }
+    return n;
   }
 
   void post(command c) { chan->post(std::move(c)); }
@@ -1150,7 +1183,8 @@ struct socket_server::impl {
     }
     bool was_empty = !s->queued();
     size_t sent = 0;
-    if (was_empty && !s->want_write && (st == state::connected || st == state::bind)) {
+    if (was_empty && !s->want_write &&
+        (st == state::connected || st == state::bind || st == state::halfclose_read)) {
       // Nothing queued: write here, no thread hop.
       wbuf tmp;
       tmp.ptr = buf;
@@ -1490,6 +1524,63 @@ std::vector<socket_info> socket_server::netstat() const {
   }
   return rows;
 }
+
+int socket_server::adopt_listener(uint32_t owner, int fd) {
+  if (impl_->stopped.load() || fd < 0) return -1;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return -1;
+  std::string addr = sockaddr_text(reinterpret_cast<sockaddr*>(&sa));
+  return impl_->reserve([&](slot& s) {
+    s.fd = fd;
+    s.family = sa.ss_family;
+    s.owner = owner;
+    s.adopted = true;  // shared: the caller closes it
+    s.address = addr;
+    s.st.store(state::plisten, std::memory_order_release);
+  });
+}
+
+int socket_server::adopt_connection(uint32_t owner, int fd) {
+  if (impl_->stopped.load() || fd < 0) return -1;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  std::string peer = getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0
+                         ? sockaddr_text(reinterpret_cast<sockaddr*>(&sa))
+                         : std::string("unknown");
+  return impl_->reserve([&](slot& s) {
+    s.fd = fd;
+    s.family = sa.ss_family;
+    s.owner = owner;
+    s.reading = false;  // until start()
+    s.address = peer;
+    s.st.store(state::paccept, std::memory_order_release);
+  });
+}
+
+void socket_server::set_warning(int id, size_t high, size_t low) {
+  slot* s = impl_->live(id);
+  if (!s || high == 0) return;
+  std::lock_guard lk(s->mu);
+  if (s->id.load(std::memory_order_relaxed) != id) return;
+  bool warned = s->warn_at > s->warn_base;
+  s->warn_base = high;
+  s->warn_low = std::min(low, high - 1);
+  if (!warned) s->warn_at = high;
+}
+
+size_t socket_server::pending_bytes(int id) const {
+  slot* s = impl_->live(id);
+  if (!s) return 0;
+  std::lock_guard lk(s->mu);
+  return s->id.load(std::memory_order_relaxed) == id ? s->pending : 0;
+}
+
+int socket_server::poll_once(int timeout_ms) { return impl_->poll_once(timeout_ms); }
 
 void socket_server::set_logger(logger log) {
   std::lock_guard lk(impl_->log_mu);

@@ -24,7 +24,8 @@ namespace tern::net {
 enum class socket_event_type : int {
   data = 1,     // ud = byte count, buffer = the bytes
   connect = 2,  // a connect finished, or start() on an accepted/bound socket; text = address or "start"
-  close = 3,    // the socket is gone (peer closed, error after close, or close() finished)
+  close = 3,    // the peer closed (the socket stays half-open: the owner may still write,
+                // and must close() it, as in skynet), or close()/shutdown() finished
   accept = 4,   // on a listening socket: ud = the new socket's id, text = peer "ip:port"
   error = 5,    // text = the reason; the socket is closed
   udp = 6,      // ud = byte count, buffer = the bytes, from = sender address
@@ -109,6 +110,30 @@ class socket_server {
   static std::string udp_address_to_string(const udp_address& a, int* port);
 
   [[nodiscard]] std::vector<socket_info> netstat() const;
+
+  // Descriptors made elsewhere (tern::server's master binds and listens before
+  // it forks, and accepts on its main thread). adopt_listener: a listening
+  // socket, like listen()'s result (accepts after start()); it is shared (other
+  // servers or processes may accept on it too), so the caller closes it.
+  // adopt_connection: an accepted TCP socket, like an accept event's new one
+  // (reads after start(), reported as connect "start"); the server owns it.
+  // Both make the descriptor non-blocking. -1 on failure.
+  int adopt_listener(uint32_t owner, int fd);
+  int adopt_connection(uint32_t owner, int fd);
+
+  // Write-queue warnings of one socket: the first when `high` bytes are queued
+  // (then at each doubling, as by default), and the "drained" warning (ud 0)
+  // once the queue falls to `low` bytes or below. Default: 1 MiB and 0.
+  void set_warning(int id, size_t high, size_t low);
+  // Bytes queued for writing on a live socket (0 otherwise). Any thread.
+  [[nodiscard]] size_t pending_bytes(int id) const;
+
+  // Instead of start(): the caller's thread runs the loop, one epoll_wait (up
+  // to timeout_ms; -1: no limit) and the handling of what it returned at a
+  // time, and the sink is called inline. Returns how many descriptors were
+  // ready (0 on timeout), or -1 once stop() was called. Use start() or
+  // poll_once(), not both, and poll_once() from one thread only.
+  int poll_once(int timeout_ms);
 
   // Problems with no socket to report them to (a connection dropped because
   // the process ran out of descriptors, a UDP datagram that could not be sent).

@@ -801,8 +801,9 @@ TEST_F(SocketServerTest, ThousandConnectionsEchoed) {
     expect[cid] = fmt::format("hello {}", cid);
   }
   int done = 0, closed = 0;
+  std::set<int> server_closed;  // server-side sockets whose peer closed
   auto deadline = std::chrono::steady_clock::now() + 8s;
-  while ((done < n || closed < 2 * n) && std::chrono::steady_clock::now() < deadline) {
+  while ((done < n || server_closed.size() < size_t(n)) && std::chrono::steady_clock::now() < deadline) {
     auto e = events.wait([](const rec&) { return true; }, 2s);
     if (!e) break;
     if (e->type == ev::accept && e->id == lid) {
@@ -819,13 +820,17 @@ TEST_F(SocketServerTest, ThousandConnectionsEchoed) {
         server.close(kClient, e->id);
       }
     } else if (e->type == ev::close) {
-      ++closed;  // the client's own close and the server side's peer close
+      // The client's own close, and the server side's peer close, after which
+      // the server side is half-open until its owner closes it (as in skynet).
+      ++closed;
+      if (e->owner == kServer && server_closed.insert(e->id).second) server.close(kServer, e->id);
     } else if (e->type == ev::error) {
       ADD_FAILURE() << e->text;
     }
   }
   EXPECT_EQ(done, n);
-  EXPECT_EQ(closed, 2 * n);
+  EXPECT_GE(closed, 2 * n);
+  for (int i = 0; i < 100 && server.netstat().size() > 1; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(server.netstat().size(), 1u);  // only the listener
 }
 
