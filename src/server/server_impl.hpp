@@ -1,0 +1,203 @@
+// tern::server::server's insides, shared by server.cpp (the API, start(), the
+// master's main thread and the manager), server_conn.cpp (connections: the
+// master's reactor threads in PROCESS mode, a worker's loop in BASE mode) and
+// server_worker.cpp (the worker processes). docs/server.md is the overview.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "net/socket_server.hpp"
+#include "server/ipc.hpp"
+#include "server/protocol.hpp"
+#include "tern/server/server.hpp"
+
+namespace tern::server {
+
+enum class role { none, master, manager, worker };
+
+// swoole's SWOOLE_LOG_* levels (settings.log_level).
+namespace log_level {
+inline constexpr int debug = 0, trace = 1, info = 2, notice = 3, warning = 4, error = 5;
+}
+
+// Shared memory (MAP_SHARED, made before the first fork): counters every
+// process reads or bumps without a message. Lock-free atomics only.
+struct shm_worker {
+  std::atomic<int32_t> pid{0};
+  std::atomic<uint64_t> dispatched{0};     // packets the master sent it (dispatch_mode 3/7: busy = dispatched > done)
+  std::atomic<uint64_t> done{0};           // packets it handled
+  std::atomic<uint64_t> taken{0};          // packets it took from its socketpair (a replacement
+                                           // starts with done = taken: what its predecessor took
+                                           // and did not finish is lost)
+  std::atomic<uint64_t> request_count{0};  // on_receive calls of the current process
+};
+
+struct shm_state {
+  std::atomic<int64_t> start_time{0};
+  std::atomic<int32_t> master_pid{0}, manager_pid{0};
+  std::atomic<int32_t> next_session{0};
+  std::atomic<uint64_t> connection_num{0}, accept_count{0}, close_count{0};
+  std::atomic<uint64_t> total_recv_bytes{0}, total_send_bytes{0};
+  int worker_num = 0;
+  shm_worker* workers() { return reinterpret_cast<shm_worker*>(this + 1); }
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<int32_t>::is_always_lock_free,
+              "shared-memory counters must be lock-free");
+
+// One client connection, where its socket lives: in the master (PROCESS) or
+// in the worker that accepted it (BASE).
+struct connection {
+  int session = 0;    // the fd callbacks see
+  int reactor = 0;    // PROCESS: the reactor thread; BASE: the worker id
+  int sid = -1;       // its socket_server id
+  int port_index = 0;
+  int server_fd = -1;
+  int server_port = 0;
+  std::string ip;
+  int port = 0;
+  uint32_t ip_hash = 0;
+  int64_t connect_ms = 0;
+  std::atomic<int64_t> last_recv_ms{0}, last_send_ms{0};
+  std::atomic<uint64_t> recv_bytes{0}, send_bytes{0};
+  std::atomic<uint32_t> uid{0};
+  std::atomic<bool> closing{false};  // close() asked for; packets no longer delivered (BASE)
+  std::atomic<bool> full{false};     // on_buffer_full reported, on_buffer_empty not yet
+  std::atomic<bool> overflow{false}; // an overflow was logged since the last drain
+  packet_splitter splitter;          // the reading thread's
+};
+using connection_ptr = std::shared_ptr<connection>;
+
+// Connections by session id; any thread.
+class connection_table {
+ public:
+  void add(connection_ptr c);
+  connection_ptr find(int session) const;
+  connection_ptr remove(int session);
+  [[nodiscard]] size_t size() const;
+  std::vector<connection_ptr> all() const;
+  std::vector<int> list(int start, int count) const;  // sessions > start, ascending
+  void clear();
+
+ private:
+  static constexpr int kShards = 16;
+  struct shard {
+    mutable std::mutex mu;
+    std::unordered_map<int, connection_ptr> map;
+  };
+  std::array<shard, kShards> shards_;
+  shard& of(int session) { return shards_[unsigned(session) % kShards]; }
+  const shard& of(int session) const { return shards_[unsigned(session) % kShards]; }
+};
+
+// socket_server owners: a client connection's is its session id (< 2^31).
+inline constexpr uint32_t kPipeOwner = 0x80000000u;    // | worker id
+inline constexpr uint32_t kListenOwner = 0xC0000000u;  // | listener index (BASE)
+inline constexpr uint32_t kSignalOwner = 0xFFFFFFFFu;   // the self-pipe (BASE)
+
+int64_t now_ms();  // wall clock, ms since the epoch
+
+struct server::impl {
+  explicit impl(server* s) : self(s) {}
+
+  server* self;
+  mode run_mode = mode::process;
+  std::deque<listener> listeners;  // [0]: the constructor's; a deque keeps add_listener's references
+  struct settings cfg;
+  std::vector<struct settings> port_cfg;  // per listener: cfg + its overrides (at start())
+  std::string error;
+
+  // --- every process -------------------------------------------------------
+  role who = role::none;
+  bool started = false;
+  int my_worker_id = -1;
+  pid_t my_master_pid = 0, my_manager_pid = 0;
+  std::vector<int> listen_fds;                // per listener
+  std::vector<std::array<int, 2>> pipes;      // per worker: [0] master's end, [1] worker's end
+  shm_state* shm = nullptr;
+  size_t shm_size = 0;
+  int log_fd = 2;
+  bool own_log_fd = false;
+  std::string pid_file_written;
+
+  void log(int level, std::string_view msg) const;
+  bool fail(std::string msg);  // sets error, logs nothing; returns false
+  std::string role_name() const;
+
+  // --- server.cpp: start() and the master ----------------------------------
+  bool prepare();  // checks, pid file, listen, shm, pipes
+  bool open_listeners();
+  void cleanup_master(bool remove_pid);
+  bool master_loop();
+  void manager_main();
+  void accept_from(int index);
+  void apply_socket_options(int fd, const struct settings& s) const;
+  std::atomic<bool> stopping{false};  // the master is shutting down
+  int spare_fd = -1;  // given up when accept() hits EMFILE
+  int signal_fd = -1;
+
+  // --- server_conn.cpp: connections ----------------------------------------
+  // PROCESS master: one socket_server per reactor thread; worker pipes are
+  // read by reactor (worker id % reactor_num).
+  std::vector<std::unique_ptr<net::socket_server>> reactors;
+  std::vector<int> pipe_sid;                     // per worker
+  std::vector<ipc::stream_parser> pipe_parsers;  // per worker, used by its reactor thread
+  std::atomic<uint64_t> round_robin{0};
+  unsigned next_reactor = 0;
+  connection_table conns;
+  std::atomic<int64_t> overflow_log_ms{0};
+
+  connection_ptr new_connection(int port_index, const std::string& ip, int port);
+  net::socket_server& socket_of(const connection& c);
+  void reactor_event(int reactor, uint32_t owner, net::socket_event& ev);
+  void client_event(uint32_t session, net::socket_event& ev);
+  void client_data(const connection_ptr& c, const char* data, size_t size);
+  void deliver(connection& c, uint8_t type, std::string_view data = {});
+  int pick_worker(connection& c, bool packet);
+  bool hash_dispatch() const;
+  void to_worker(int worker, uint8_t type, int fd, int reactor, std::string_view payload, uint32_t arg = 0);
+  void pipe_event(int worker, net::socket_event& ev);
+  void worker_command(int worker, const ipc::header& h, std::string_view payload);
+  bool send_to_client(connection& c, std::string_view data, std::string* why = nullptr);
+  void close_connection(connection& c, bool reset);
+  int heartbeat_check();
+  void fill_info(const connection& c, client_info* out) const;
+  std::pair<size_t, size_t> watermarks(const connection& c) const;
+
+  // --- server_worker.cpp: worker processes ----------------------------------
+  int worker_main(int id);          // PROCESS
+  int base_worker_main(int id);     // BASE
+  void enter_worker(int id);
+  bool write_frames(uint8_t type, int fd, uint32_t arg, std::string_view payload);
+  int take_frames(std::vector<char>& into, int timeout_ms);  // bytes taken, 0 none, -1 EOF/error
+  void handle_event(const ipc::header& h, std::string_view payload);
+  std::optional<std::string> query(uint8_t type, int fd, std::string_view params);
+  void run_callback(const char* name, const std::function<void()>& fn);
+  void count_request();
+  int pipe_fd = -1;           // the worker's end
+  int sig_rfd = -1, sig_wfd = -1;
+  std::vector<char> batch;
+  std::deque<std::string> later;  // frames taken while waiting for a reply
+  std::unordered_map<int, std::string> partial;  // fd -> a packet arriving in pieces
+  uint32_t next_request = 0;
+  uint64_t requests = 0;
+  bool stop_self = false;  // stop(): leave after the current callback
+  bool recycle = false;    // max_request reached
+  // BASE worker
+  std::unique_ptr<net::socket_server> base_ss;
+  std::vector<int> base_listener_sids;
+  void base_event(uint32_t owner, net::socket_event& ev);
+  void base_accept(int index, int sid, const std::string& peer);
+};
+
+}  // namespace tern::server
