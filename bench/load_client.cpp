@@ -28,6 +28,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -46,6 +47,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +87,7 @@ struct Options {
   double duration = 5;
   double warmup = 1;
   long server_pid = 0;  // 0: not measured
+  bool server_tree = false;  // also count every descendant process of server_pid
   int threads = 1;
   std::string bench = "net.echo";
   std::string impl = "tern";
@@ -94,7 +97,7 @@ struct Options {
 constexpr const char* kUsage =
     "usage: tern_load_client --port P [--host 127.0.0.1] [--connections 50] [--size 64]\n"
     "         [--window 1] [--header none|2|4] [--duration 5] [--warmup 1]\n"
-    "         [--server-pid PID] [--threads 1] [--bench net.echo] [--impl tern] [--count N]\n"
+    "         [--server-pid PID [--server-tree 1]] [--threads 1] [--bench net.echo] [--impl tern] [--count N]\n"
     "  --size    payload bytes per message (>= 8; the first 8 carry the send time)\n"
     "  --header  big-endian length prefix of the payload: none, 2 or 4 bytes\n"
     "  --count   stop after N measured messages instead of after --duration seconds\n"
@@ -166,6 +169,9 @@ Options parse_args(int argc, char** argv) {
       o.warmup = parse_seconds(arg, value);
     } else if (arg == "--server-pid") {
       o.server_pid = long(parse_int(arg, value, 1, 1LL << 31));
+    } else if (arg == "--server-tree") {
+      // A multi-process server (master, manager, workers): PID and its descendants.
+      o.server_tree = value == "1" || value == "yes" || value == "true";
     } else if (arg == "--threads") {
       o.threads = int(parse_int(arg, value, 1, 1024));
     } else if (arg == "--bench") {
@@ -271,6 +277,52 @@ std::optional<double> process_cpu_seconds(long pid) {
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
+// utime + stime of root and every process below it, from a scan of /proc.
+std::optional<double> tree_cpu_seconds(long root) {
+  struct proc { long ppid; double cpu; };
+  std::map<long, proc> all;
+  DIR* d = opendir("/proc");
+  if (!d) return std::nullopt;
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end) continue;
+    std::string path = fmt::format("/proc/{}/stat", pid);
+    FILE* f = std::fopen(path.c_str(), "re");
+    if (!f) continue;
+    char buf[2048];
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    const char* p = std::strrchr(buf, ')');
+    if (!p) continue;
+    unsigned long long fields[16] = {};
+    ++p;
+    for (int field = 3; field <= 15; ++field) {
+      while (*p == ' ') ++p;
+      char* fe = nullptr;
+      fields[field] = std::strtoull(p, &fe, 10);
+      while (*p && *p != ' ') ++p;
+    }
+    all[pid] = proc{long(fields[4]), double(fields[14] + fields[15]) / double(sysconf(_SC_CLK_TCK))};
+  }
+  closedir(d);
+  if (!all.count(root)) return std::nullopt;
+  double total = 0;
+  for (auto& [pid, pr] : all) {
+    for (long up = pid; up > 1;) {  // is root an ancestor (or the process itself)?
+      if (up == root) {
+        total += pr.cpu;
+        break;
+      }
+      auto it = all.find(up);
+      if (it == all.end()) break;
+      up = it->second.ppid;
+    }
+  }
+  return total;
+}
+
 double self_cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -304,7 +356,8 @@ struct Shared {
   Snapshot snapshot(int64_t t) const {
     Snapshot s;
     s.t_ns = t;
-    if (opt.server_pid) s.server_cpu = process_cpu_seconds(opt.server_pid);
+    if (opt.server_pid)
+      s.server_cpu = opt.server_tree ? tree_cpu_seconds(opt.server_pid) : process_cpu_seconds(opt.server_pid);
     s.client_cpu = self_cpu_seconds();
     return s;
   }

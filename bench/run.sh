@@ -21,8 +21,12 @@ case "$suite" in
     # skynet and swoole are not Debian packages: their figures are in docs/benchmarks.md.
     programs=("bash bench/net/run.sh")
     ;;
+  server)
+    # swoole is not a Debian package: its figures are in docs/benchmarks.md.
+    programs=("bash bench/server/run.sh")
+    ;;
   *)
-    echo "bench: unknown suite '$suite' (known: core, lua, net)" >&2
+    echo "bench: unknown suite '$suite' (known: core, lua, net, server)" >&2
     exit 2
     ;;
 esac

@@ -14,12 +14,6 @@
 
 namespace tern::server {
 
-// Defined in settings.cpp (declared here until settings.hpp declares it): the
-// length of the packet at the start of data[0, size) by the length-field
-// settings: > 0 the whole packet's bytes, 0 not enough bytes to tell, -1 a bad
-// length (negative, or over package_max_length).
-int64_t packet_length(const settings& s, const char* data, size_t size);
-
 class packet_splitter {
  public:
   enum class kind { none, length, eof_check, eof_split };
