@@ -51,3 +51,13 @@ for lang in cpp lua; do
     run_one "echo_${lang}_${mode}.w16_length" "$lang" "$mode" 16 4
   done
 done
+
+# Idle footprint: PSS of every server process, and per idle connection.
+for lang in cpp lua; do
+  if [ -n "${SERVER_CASES:-}" ] && [[ ",$SERVER_CASES," != *",footprint_$lang,"* ]]; then continue; fi
+  if [ "$lang" = cpp ]; then
+    python3 bench/server/footprint.py "$build/examples/tern_echo_server" process cpp
+  else
+    python3 bench/server/footprint.py "$build/tern-server" process lua examples/server/echo.lua
+  fi
+done
