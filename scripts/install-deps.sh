@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config make
   liblua5.4-dev lua5.4
   libfmt-dev libjemalloc-dev python3
+  libssl-dev openssl
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libcaf-dev

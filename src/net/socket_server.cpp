@@ -1562,6 +1562,27 @@ int socket_server::adopt_connection(uint32_t owner, int fd) {
   });
 }
 
+int socket_server::adopt_udp(uint32_t owner, int fd) {
+  if (impl_->stopped.load() || fd < 0) return -1;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return -1;
+  std::string addr = sockaddr_text(reinterpret_cast<sockaddr*>(&sa));
+  int id = impl_->reserve([&](slot& s) {
+    s.fd = fd;
+    s.family = sa.ss_family;
+    s.owner = owner;
+    s.udp = true;
+    s.adopted = true;  // shared: the caller closes it
+    s.address = addr;
+    s.st.store(state::connected, std::memory_order_release);
+  });
+  if (id >= 0) impl_->post(command::add, id);
+  return id;
+}
+
 void socket_server::set_warning(int id, size_t high, size_t low) {
   slot* s = impl_->live(id);
   if (!s || high == 0) return;

@@ -120,6 +120,10 @@ class socket_server {
   // Both make the descriptor non-blocking. -1 on failure.
   int adopt_listener(uint32_t owner, int fd);
   int adopt_connection(uint32_t owner, int fd);
+  // adopt_udp: a bound UDP socket made elsewhere, like udp()'s result (reads at
+  // once: udp events; udp_sendto works). Shared like adopt_listener (several
+  // processes may read it): the caller closes it. -1 on failure.
+  int adopt_udp(uint32_t owner, int fd);
 
   // Write-queue warnings of one socket: the first when `high` bytes are queued
   // (then at each doubling, as by default), and the "drained" warning (ud 0)

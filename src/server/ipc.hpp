@@ -47,8 +47,9 @@ enum type : uint8_t {
   ev_buffer_full = 4,
   ev_buffer_empty = 5,
   ev_reply = 6,  // arg: the request id; payload: the answer
+  ev_packet = 15,  // a UDP datagram: fd -(listener + 1), payload: wire_packet + ip + data (server_io.cpp)
   // worker -> master. One-way:
-  cmd_send = 16,     // payload: bytes for the client
+  cmd_send = 16,     // payload: bytes for the client; arg 1: sendfile()'s, not held to socket_buffer_size
   cmd_close = 17,    // payload: 1 byte, 1 = reset (close now, drop unsent bytes)
   cmd_pause = 18,
   cmd_resume = 19,

@@ -83,6 +83,8 @@ std::string server::impl::role_name() const {
     case role::master: return "master";
     case role::manager: return "manager";
     case role::worker: return fmt::format("worker#{}", my_worker_id);
+    case role::task_worker: return fmt::format("task_worker#{}", my_worker_id);
+    case role::user_process: return fmt::format("process#{}", my_worker_id);
     default: return "server";
   }
 }
@@ -204,14 +206,12 @@ listener& server::add_listener(std::string host, int port, sock_type type) {
   return impl_->listeners.back();
 }
 
-int server::add_process(std::function<void(server&)>) {
-  impl_->fail("add_process: not supported yet");
-  return -1;
-}
-
+// add_process() and is_task_worker() are in server_task.cpp.
 int server::worker_id() const { return impl_->my_worker_id; }
-pid_t server::worker_pid() const { return impl_->who == role::worker ? getpid() : 0; }
-bool server::is_task_worker() const { return false; }
+pid_t server::worker_pid() const {
+  role r = impl_->who;
+  return r == role::worker || r == role::task_worker || r == role::user_process ? getpid() : 0;
+}
 pid_t server::master_pid() const { return impl_->my_master_pid; }
 pid_t server::manager_pid() const { return impl_->my_manager_pid; }
 
@@ -253,6 +253,8 @@ server_stats server::stats() const {
   st.accept_count = d.shm->accept_count.load();
   st.close_count = d.shm->close_count.load();
   st.worker_num = d.cfg.worker_num;
+  st.task_worker_num = d.cfg.task_worker_num;
+  st.tasking_num = d.tasking_num();
   st.total_recv_bytes = d.shm->total_recv_bytes.load();
   st.total_send_bytes = d.shm->total_send_bytes.load();
   int idle = 0;
@@ -265,27 +267,8 @@ server_stats server::stats() const {
   return st;
 }
 
-// Not in this version (they fail with error() set).
-bool server::sendto(std::string_view, int, std::string_view, int) {
-  return impl_->fail("sendto: UDP is not supported yet");
-}
-bool server::sendfile(int, const std::string&, int64_t, int64_t) {
-  return impl_->fail("sendfile: not supported yet");
-}
-int server::task(std::string_view, int, std::function<void(server&, int, std::string_view)>) {
-  impl_->fail("task: task workers are not supported yet");
-  return -1;
-}
-std::optional<std::string> server::taskwait(std::string_view, double, int) {
-  impl_->fail("taskwait: task workers are not supported yet");
-  return std::nullopt;
-}
-std::vector<std::optional<std::string>> server::task_wait_multi(const std::vector<std::string>& tasks, double) {
-  impl_->fail("task_wait_multi: task workers are not supported yet");
-  return std::vector<std::optional<std::string>>(tasks.size());
-}
-bool server::finish(std::string_view) { return impl_->fail("finish: task workers are not supported yet"); }
-bool server::send_message(std::string_view, int) { return impl_->fail("send_message: not supported yet"); }
+// sendto() and sendfile() are in server_io.cpp.
+// task, taskwait, task_wait_multi, finish, send_message are in server_task.cpp.
 
 // --- start() -----------------------------------------------------------------
 
@@ -294,17 +277,13 @@ bool server::impl::prepare() {
   if (!validate(cfg, &err)) return fail(err);
   port_cfg.clear();
   for (auto& l : listeners) {
-    if (l.type == sock_type::udp || l.type == sock_type::udp6)
-      return fail(fmt::format("{}: UDP is not supported yet", host_port(l.host, l.port)));
     struct settings s = cfg;
     if (!l.overrides.empty() && (!apply(s, l.overrides, &err) || !validate(s, &err)))
       return fail(fmt::format("port {}: {}", host_port(l.host, l.port), err));
     port_cfg.push_back(std::move(s));
   }
-  if (cfg.daemonize) return fail("daemonize: not supported yet");
-  if (cfg.task_worker_num > 0) return fail("task_worker_num: task workers are not supported yet");
-  if (!cfg.ssl_cert_file.empty()) return fail("ssl_cert_file: TLS is not supported yet");
-  if (!cfg.user.empty() || !cfg.group.empty()) return fail("user/group: not supported yet");
+  if (!check_tasks()) return false;  // task workers need on_task (server_task.cpp)
+  if (!prepare_io()) return false;  // UDP needs on_packet; TLS contexts (server_io.cpp)
 
   if (!cfg.log_file.empty()) {
     int fd = ::open(cfg.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -322,9 +301,18 @@ bool server::impl::prepare() {
 
   if (!open_listeners()) return false;
 
+  // daemonize: detach now (the ports are bound, nothing is forked yet); the
+  // pid file then names the daemon. It changes to /, hence the absolute path.
+  std::string pid_path = cfg.pid_file;
+  if (!pid_path.empty() && pid_path[0] != '/') {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd)) pid_path = std::string(cwd) + "/" + pid_path;
+  }
+  if (cfg.daemonize && !daemonize_now()) return false;
+
   if (!cfg.pid_file.empty()) {
     std::string text = fmt::format("{}\n", int(getpid()));
-    int fd = ::open(cfg.pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(pid_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || ::write(fd, text.data(), text.size()) != ssize_t(text.size())) {
       int e = errno;
       if (fd >= 0) ::close(fd);
@@ -333,7 +321,7 @@ bool server::impl::prepare() {
       return fail(fmt::format("pid_file {}: {}", cfg.pid_file, errno_text(e)));
     }
     ::close(fd);
-    pid_file_written = cfg.pid_file;
+    pid_file_written = pid_path;
   }
 
   // Shared memory: counters, and one row per worker.
@@ -367,6 +355,11 @@ bool server::impl::prepare() {
       pipes.push_back({sv[0], sv[1]});
     }
   }
+  if (!prepare_tasks()) {  // inboxes, the task queue, their counters (server_task.cpp)
+    std::string why = error;
+    cleanup_master(true);
+    return fail(why);
+  }
   return true;
 }
 
@@ -381,9 +374,10 @@ bool server::impl::open_listeners() {
       return fail(fmt::format("listen {} failed: {}", shown, what));
     };
     if (l.port < 0 || l.port > 65535) return bad("bad port");
+    const bool udp = is_udp(i);
     addrinfo hints{};
-    hints.ai_family = l.type == sock_type::tcp6 ? AF_INET6 : AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = l.type == sock_type::tcp6 || l.type == sock_type::udp6 ? AF_INET6 : AF_UNSPEC;
+    hints.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     addrinfo* res = nullptr;
     std::string host = l.host;
@@ -391,7 +385,7 @@ bool server::impl::open_listeners() {
     std::string port = std::to_string(l.port);
     int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
     if (rc != 0 || !res) return bad(rc == EAI_SYSTEM ? errno_text(errno) : gai_strerror(rc));
-    int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = ::socket(res->ai_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       freeaddrinfo(res);
       return bad(errno_text(errno));
@@ -399,16 +393,16 @@ bool server::impl::open_listeners() {
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (s.enable_reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, s.backlog) != 0) {
+    if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || (!udp && ::listen(fd, s.backlog) != 0)) {
       int e = errno;
       freeaddrinfo(res);
       ::close(fd);
       return bad(errno_text(e));
     }
     freeaddrinfo(res);
-    if (s.tcp_defer_accept > 0)
+    if (s.tcp_defer_accept > 0 && !udp)
       setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &s.tcp_defer_accept, sizeof s.tcp_defer_accept);
-    if (s.tcp_fastopen) {
+    if (s.tcp_fastopen && !udp) {
       int qlen = 128;
       setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof qlen);
     }
@@ -437,7 +431,8 @@ void server::impl::apply_socket_options(int fd, const struct settings& s) const 
 
 // Undoes prepare() in the master (after a failure, or at the end).
 void server::impl::cleanup_master(bool remove_pid) {
-  for (int fd : listen_fds) ::close(fd);
+  for (int fd : listen_fds)
+    if (fd >= 0) ::close(fd);
   listen_fds.clear();
   for (auto& p : pipes)
     for (int fd : p)
@@ -451,6 +446,7 @@ void server::impl::cleanup_master(bool remove_pid) {
     munmap(shm, shm_size);
     shm = nullptr;
   }
+  cleanup_tasks();
 }
 
 namespace {
@@ -469,7 +465,10 @@ sigset_t master_sigset() {
 bool server::start() {
   auto& d = *impl_;
   if (d.started) return d.fail("start() was called already");
-  if (!d.prepare()) return false;
+  if (!d.prepare()) {
+    if (d.cfg.daemonize) d.log(log_level::error, fmt::format("start failed: {}", d.error));  // no one else hears it
+    return false;
+  }
   d.started = true;
   d.who = role::master;
   d.my_master_pid = getpid();
@@ -506,6 +505,7 @@ bool server::start() {
     ::close(p[1]);
     p[1] = -1;
   }
+  d.tasks_in_master();  // so do the inboxes and the task queue
   if (d.run_mode == mode::base) {  // the workers accept on their inherited copies
     for (int fd : d.listen_fds) ::close(fd);
     d.listen_fds.clear();
@@ -523,6 +523,7 @@ bool server::start() {
       d.pipe_sid.push_back(sid);
       ss.start(kPipeOwner | uint32_t(w), sid);
     }
+    d.start_udp();  // the UDP ports: read by a reactor (server_io.cpp)
     for (auto& ss : d.reactors) ss->start();
   }
   d.log(log_level::info, fmt::format("started: {} mode, {} worker(s){}, listening on {}",
@@ -563,7 +564,8 @@ bool server::impl::master_loop() {
   for (;;) {
     fds.clear();
     fds.push_back({signal_fd, POLLIN, 0});
-    for (int fd : listen_fds) fds.push_back({fd, POLLIN, 0});
+    for (size_t i = 0; i < listen_fds.size(); ++i)  // UDP ports are the reactors' (-1: poll skips it)
+      fds.push_back({is_udp(i) ? -1 : listen_fds[i], POLLIN, 0});
     int timeout = -1;
     if (heartbeat) timeout = int(std::max<int64_t>(0, next_check - now_ms()));
     int n = ::poll(fds.data(), fds.size(), timeout);
@@ -612,8 +614,11 @@ bool server::impl::master_loop() {
   // Stop accepting, then stop the manager (which stops the workers; the
   // reactors keep running meanwhile, so the workers' last replies go out).
   stopping = true;
-  for (int fd : listen_fds) ::close(fd);
-  listen_fds.clear();
+  for (size_t i = 0; i < listen_fds.size(); ++i)  // UDP: closed after the reactors stop
+    if (!is_udp(i) && listen_fds[i] >= 0) {
+      ::close(listen_fds[i]);
+      listen_fds[i] = -1;
+    }
   if (!manager_gone) {
     ::kill(my_manager_pid, SIGTERM);
     // The manager gives each worker max_wait_time; allow that and a margin.
@@ -704,22 +709,30 @@ void server::impl::manager_main() {
     ::close(p[0]);
     p[0] = -1;
   }
-  if (run_mode == mode::process) {  // only the master accepts
-    for (int fd : listen_fds) ::close(fd);
-    listen_fds.clear();
+  if (run_mode == mode::process) {  // only the master accepts; workers keep UDP ports for sendto()
+    for (size_t i = 0; i < listen_fds.size(); ++i)
+      if (!is_udp(i) && listen_fds[i] >= 0) {
+        ::close(listen_fds[i]);
+        listen_fds[i] = -1;
+      }
   }
   signal(SIGINT, SIG_IGN);  // ^C reaches the whole group: the master decides
   signal(SIGPIPE, SIG_IGN);
 
   manager::options o;
   for (int i = 0; i < cfg.worker_num; ++i) o.children.push_back({child_kind::worker, i});
+  add_task_children(o.children);  // task workers, then user processes (server_task.cpp)
   o.max_wait_time = cfg.max_wait_time;
   o.parent_death_signal = SIGTERM;
   o.run_child = [this](const child_spec& c) {
+    if (c.kind == child_kind::task_worker) return task_worker_main(c.index);
+    if (c.kind == child_kind::user_process) return user_process_main(c.index);
     return run_mode == mode::process ? worker_main(c.index) : base_worker_main(c.index);
   };
   o.on_child_exit = [this](const child_spec& c, pid_t pid, int code, int sig) {
     if (c.kind == child_kind::worker && c.index < cfg.worker_num) shm->workers()[c.index].pid = 0;
+    task_child_exited(c.index);
+    if (c.kind == child_kind::user_process) return;  // swoole reports workers and task workers only
     if ((sig != 0 || (code != 0 && code != kRecycleExit)) && self->on_worker_error)
       run_callback("on_worker_error", [&] { self->on_worker_error(*self, c.index, pid, code, sig); });
   };

@@ -45,6 +45,8 @@ connection_ptr server::impl::new_connection(int index, const std::string& ip, in
   c->connect_ms = now_ms();
   c->last_recv_ms = c->connect_ms;
   c->splitter.configure(&port_cfg[size_t(index)]);
+  if (size_t(index) < port_tls.size() && port_tls[size_t(index)])
+    c->tls = std::make_shared<tls::session>(port_tls[size_t(index)]);
   return c;
 }
 
@@ -66,6 +68,10 @@ void server::impl::reactor_event(int /*reactor*/, uint32_t owner, net::socket_ev
     pipe_event(int(owner & 0x3fffffffu), ev);
     return;
   }
+  if ((owner & 0xC0000000u) == kListenOwner) {  // a UDP port (server_io.cpp)
+    udp_event(int(owner & 0x3fffffffu), ev);
+    return;
+  }
   client_event(owner, ev);
 }
 
@@ -79,8 +85,8 @@ void server::impl::client_event(uint32_t owner, net::socket_event& ev) {
       break;
     }
     case net::socket_event_type::connect:
-      if (ev.text == "start")  // not "transfer" (resume())
-        if (connection_ptr c = conns.find(session)) deliver(*c, ipc::ev_connect);
+      if (ev.text == "start")  // not "transfer" (resume()); TLS: once the handshake is done
+        if (connection_ptr c = conns.find(session); c && !c->tls) deliver(*c, ipc::ev_connect);
       break;
     case net::socket_event_type::close:
     case net::socket_event_type::error: {
@@ -91,7 +97,7 @@ void server::impl::client_event(uint32_t owner, net::socket_event& ev) {
       shm->close_count++;
       if (ev.type == net::socket_event_type::error)
         log(log_level::debug, fmt::format("connection {} ({}): {}", c->session, host_port(c->ip, c->port), ev.text));
-      deliver(*c, ipc::ev_close);
+      if (!c->tls || c->tls->ready()) deliver(*c, ipc::ev_close);  // a failed handshake had no on_connect
       break;
     }
     case net::socket_event_type::warning: {
@@ -112,6 +118,11 @@ void server::impl::client_event(uint32_t owner, net::socket_event& ev) {
 }
 
 void server::impl::client_data(const connection_ptr& c, const char* data, size_t size) {
+  if (c->tls && tls_data(c, data, size)) return;  // decrypted, then client_plain()
+  client_plain(c, data, size);
+}
+
+void server::impl::client_plain(const connection_ptr& c, const char* data, size_t size) {
   c->recv_bytes += size;
   c->last_recv_ms = now_ms();
   shm->total_recv_bytes += size;
@@ -261,7 +272,7 @@ void server::impl::worker_command(int worker, const ipc::header& h, std::string_
   auto reply = [&](std::string_view answer) { to_worker(worker, ipc::ev_reply, h.fd, 0, answer, h.arg); };
   switch (h.type) {
     case ipc::cmd_send:
-      if (connection_ptr c = conns.find(h.fd)) send_to_client(*c, payload);
+      if (connection_ptr c = conns.find(h.fd)) send_to_client(*c, payload, nullptr, h.arg == 1);
       break;
     case ipc::cmd_close:
       if (connection_ptr c = conns.find(h.fd)) close_connection(*c, !payload.empty() && payload[0] == 1);
@@ -335,11 +346,11 @@ void server::impl::worker_command(int worker, const ipc::header& h, std::string_
 
 // In the master (PROCESS) it runs on reactor threads: it must not touch
 // `error`; the caller in a BASE worker copies *why there.
-bool server::impl::send_to_client(connection& c, std::string_view data, std::string* why) {
+bool server::impl::send_to_client(connection& c, std::string_view data, std::string* why, bool unlimited) {
   auto& ss = socket_of(c);
   size_t limit = port_cfg[size_t(c.port_index)].socket_buffer_size;
   size_t queued = ss.pending_bytes(c.sid);
-  if (queued >= limit) {
+  if (queued >= limit && !unlimited) {
     if (!c.overflow.exchange(true))
       log(log_level::warning, fmt::format("connection {} ({}): output buffer overflow ({} bytes queued, "
                                           "socket_buffer_size {}); data dropped until it drains",
@@ -347,11 +358,15 @@ bool server::impl::send_to_client(connection& c, std::string_view data, std::str
     if (why) *why = "send: output buffer overflow";
     return false;
   }
-  char* buf = static_cast<char*>(mem_alloc(data.size()));
-  std::memcpy(buf, data.data(), data.size());
-  if (ss.send(c.sid, buf, data.size()) != 0) {
-    if (why) *why = fmt::format("send: connection {} is closed", c.session);
-    return false;
+  if (c.tls) {  // encrypted, then sent (server_io.cpp)
+    if (!tls_send(c, data, why)) return false;
+  } else {
+    char* buf = static_cast<char*>(mem_alloc(data.size()));
+    std::memcpy(buf, data.data(), data.size());
+    if (ss.send(c.sid, buf, data.size()) != 0) {
+      if (why) *why = fmt::format("send: connection {} is closed", c.session);
+      return false;
+    }
   }
   c.send_bytes += data.size();
   c.last_send_ms = now_ms();
@@ -361,6 +376,7 @@ bool server::impl::send_to_client(connection& c, std::string_view data, std::str
 
 void server::impl::close_connection(connection& c, bool reset) {
   c.closing = true;
+  if (!reset && c.tls) tls_goodbye(c);  // close_notify goes out before the close
   if (reset)
     socket_of(c).shutdown(uint32_t(c.session), c.sid);
   else

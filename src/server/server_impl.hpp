@@ -20,11 +20,12 @@
 #include "net/socket_server.hpp"
 #include "server/ipc.hpp"
 #include "server/protocol.hpp"
+#include "server/tls.hpp"
 #include "tern/server/server.hpp"
 
 namespace tern::server {
 
-enum class role { none, master, manager, worker };
+enum class role { none, master, manager, worker, task_worker, user_process };
 
 // swoole's SWOOLE_LOG_* levels (settings.log_level).
 namespace log_level {
@@ -75,6 +76,7 @@ struct connection {
   std::atomic<bool> full{false};     // on_buffer_full reported, on_buffer_empty not yet
   std::atomic<bool> overflow{false}; // an overflow was logged since the last drain
   packet_splitter splitter;          // the reading thread's
+  std::shared_ptr<tls::session> tls; // a TLS port's (server_io.cpp); its mu guards it
 };
 using connection_ptr = std::shared_ptr<connection>;
 
@@ -102,8 +104,12 @@ class connection_table {
 
 // socket_server owners: a client connection's is its session id (< 2^31).
 inline constexpr uint32_t kPipeOwner = 0x80000000u;    // | worker id
-inline constexpr uint32_t kListenOwner = 0xC0000000u;  // | listener index (BASE)
+inline constexpr uint32_t kListenOwner = 0xC0000000u;  // | listener index (BASE; UDP ports in PROCESS too)
 inline constexpr uint32_t kSignalOwner = 0xFFFFFFFFu;   // the self-pipe (BASE)
+inline constexpr uint32_t kInboxOwner = 0xFFFFFFFEu;    // the inbox doorbell (BASE, server_task.cpp)
+
+struct child_spec;  // manager.hpp
+struct task_state;  // server_task.cpp
 
 int64_t now_ms();  // wall clock, ms since the epoch
 
@@ -168,7 +174,7 @@ struct server::impl {
   void to_worker(int worker, uint8_t type, int fd, int reactor, std::string_view payload, uint32_t arg = 0);
   void pipe_event(int worker, net::socket_event& ev);
   void worker_command(int worker, const ipc::header& h, std::string_view payload);
-  bool send_to_client(connection& c, std::string_view data, std::string* why = nullptr);
+  bool send_to_client(connection& c, std::string_view data, std::string* why = nullptr, bool unlimited = false);
   void close_connection(connection& c, bool reset);
   int heartbeat_check();
   void fill_info(const connection& c, client_info* out) const;
@@ -198,6 +204,40 @@ struct server::impl {
   std::vector<int> base_listener_sids;
   void base_event(uint32_t owner, net::socket_event& ev);
   void base_accept(int index, int sid, const std::string& peer);
+
+  // --- server_io.cpp: UDP, TLS, sendfile, daemonize, user/group -------------
+  std::vector<std::shared_ptr<tls::context>> port_tls;  // per listener; null: plain (or UDP)
+  std::vector<int> udp_sids;                            // PROCESS master: per listener, -1 if TCP
+  std::unordered_map<int, std::string> packet_parts;    // worker: a datagram arriving in pieces
+  bool is_udp(size_t index) const;
+  bool prepare_io();          // prepare(): UDP needs on_packet, the TLS contexts
+  bool daemonize_now();       // prepare(): detach (after bind, before anything is forked)
+  void drop_privileges();     // a worker: user/group when root
+  void start_udp();           // PROCESS master: the UDP sockets into the reactors
+  void udp_event(int index, net::socket_event& ev);  // a datagram (master reactor / BASE worker)
+  void handle_packet(const ipc::header& h, std::string_view payload);  // PROCESS worker
+  bool tls_data(const connection_ptr& c, const char* data, size_t size);  // false: not TLS
+  bool tls_send(connection& c, std::string_view data, std::string* why);
+  void tls_goodbye(connection& c);  // close_notify before a graceful close
+  void client_plain(const connection_ptr& c, const char* data, size_t size);
+
+  // --- server_task.cpp: task workers, pipe messages, user processes ----------
+  std::vector<std::function<void(server&)>> user_bodies;  // add_process()
+  std::shared_ptr<task_state> tstate;  // inboxes, the task queue, shared counters (made in prepare())
+  bool check_tasks();              // prepare(): on_task is set if there are task workers
+  bool prepare_tasks();            // prepare(): the channels and counters
+  void tasks_in_master();          // the master, after forking the manager: closes the channels
+  void cleanup_tasks();            // cleanup_master()
+  void add_task_children(std::vector<child_spec>& children) const;  // the manager's list
+  void task_child_exited(int id);  // the manager
+  void enter_channels(int id);     // a child: keeps its own ends
+  int task_worker_main(int id);
+  int user_process_main(int id);
+  int inbox_fd() const;            // a worker's inbox (-1: none)
+  int inbox_bell_fd() const;       // BASE: its doorbell (read through base_ss)
+  bool inbox_pending() const;      // messages kept while waiting, to handle
+  void inbox_ready();              // handles what came, from the worker's loop only
+  uint64_t tasking_num() const;
 };
 
 }  // namespace tern::server

@@ -94,6 +94,8 @@ void server::impl::enter_worker(int id) {
   stop_self = recycle = false;
   later.clear();
   partial.clear();
+  enter_channels(id);  // its inbox, the others' (server_task.cpp)
+  drop_privileges();  // user/group (server_io.cpp)
 }
 
 void server::impl::count_request() {
@@ -130,8 +132,8 @@ int server::impl::worker_main(int id) {
     }
   };
   while (!g_term && !stop_self && !recycle) {
-    pollfd fds[2] = {{pipe_fd, POLLIN, 0}, {sig_rfd, POLLIN, 0}};
-    int n = ::poll(fds, 2, -1);
+    pollfd fds[3] = {{pipe_fd, POLLIN, 0}, {sig_rfd, POLLIN, 0}, {inbox_fd(), POLLIN, 0}};
+    int n = ::poll(fds, 3, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       log(log_level::error, fmt::format("poll: {}", std::strerror(errno)));
@@ -150,6 +152,8 @@ int server::impl::worker_main(int id) {
       }
       handle_batch(size_t(got));
     }
+    // Task results, pipe messages, and those kept during a taskwait (server_task.cpp).
+    if ((fds[2].revents & POLLIN) || inbox_pending()) inbox_ready();
   }
   if (s.on_worker_stop) run_callback("on_worker_stop", [&] { s.on_worker_stop(s, id); });
   return recycle ? kRecycleExit : 0;
@@ -180,7 +184,7 @@ int server::impl::take_frames(std::vector<char>& into, int timeout_ms) {
         return -1;
       }
       if (sizeof h + h.len > size_t(n) - whole) break;
-      if (h.type == ipc::ev_receive && (h.flags & ipc::kLast)) ++packets;
+      if ((h.type == ipc::ev_receive || h.type == ipc::ev_packet) && (h.flags & ipc::kLast)) ++packets;
       whole += sizeof h + h.len;
     }
     if (whole > 0) {
@@ -250,6 +254,9 @@ void server::impl::handle_event(const ipc::header& h, std::string_view payload) 
       if (s.on_buffer_empty) run_callback("on_buffer_empty", [&] { s.on_buffer_empty(s, fd); });
       break;
     case ipc::ev_reply:  // to a query that gave up waiting
+      break;
+    case ipc::ev_packet:  // UDP (server_io.cpp)
+      handle_packet(h, payload);
       break;
     default:
       log(log_level::warning, fmt::format("unknown frame type {} from the master", int(h.type)));
@@ -347,14 +354,19 @@ int server::impl::base_worker_main(int id) {
   base_listener_sids.clear();
   for (size_t i = 0; i < listen_fds.size(); ++i) {
     uint32_t owner = kListenOwner | uint32_t(i);
-    int sid = base_ss->adopt_listener(owner, listen_fds[i]);
+    const bool udp = is_udp(i);  // UDP: every worker reads the shared socket
+    int sid = udp ? base_ss->adopt_udp(owner, listen_fds[i]) : base_ss->adopt_listener(owner, listen_fds[i]);
     if (sid < 0) log(log_level::error, fmt::format("cannot accept on listener #{}", i));
     base_listener_sids.push_back(sid);
-    if (sid >= 0) base_ss->start(owner, sid);
+    if (sid >= 0 && !udp) base_ss->start(owner, sid);
   }
   if (sig_rfd >= 0) {
     int sid = base_ss->bind(kSignalOwner, sig_rfd);
     if (sid >= 0) base_ss->start(kSignalOwner, sid);
+  }
+  if (int bell = inbox_bell_fd(); bell >= 0) {  // rung after each message to this worker's inbox
+    int sid = base_ss->bind(kInboxOwner, bell);
+    if (sid >= 0) base_ss->start(kInboxOwner, sid);
   }
   if (s.on_worker_start) run_callback("on_worker_start", [&] { s.on_worker_start(s, id); });
 
@@ -363,6 +375,7 @@ int server::impl::base_worker_main(int id) {
   while (!g_term && !stop_self && !recycle) {
     int timeout = interval > 0 ? int(std::max<int64_t>(0, next_check - now_ms())) : -1;
     if (base_ss->poll_once(timeout) < 0) break;
+    if (inbox_pending()) inbox_ready();  // messages kept during a taskwait (server_task.cpp)
     if (interval > 0 && now_ms() >= next_check) {
       heartbeat_check();
       next_check = now_ms() + int64_t(interval) * 1000;
@@ -391,8 +404,14 @@ void server::impl::base_event(uint32_t owner, net::socket_event& ev) {
     mem_free(ev.buffer);
     return;
   }
+  if (owner == kInboxOwner) {  // the doorbell: messages wait in the inbox
+    mem_free(ev.buffer);
+    if (ev.type == net::socket_event_type::data) inbox_ready();
+    return;
+  }
   if ((owner & 0xC0000000u) == kListenOwner) {
     if (ev.type == net::socket_event_type::accept) base_accept(int(owner & 0x3fffffffu), ev.ud, ev.text);
+    if (ev.type == net::socket_event_type::udp) udp_event(int(owner & 0x3fffffffu), ev);  // frees the buffer
     mem_free(ev.buffer);
     return;
   }
