@@ -48,6 +48,12 @@ for mode in process base; do
   grep -q "^echo after boom$" <<<"$out"; check "$mode: a callback that raises is logged and the worker serves on" $?
   grep -q "boom requested" "$WORK/$mode.log" && grep -q "traceback" "$WORK/$mode.log"
   check "$mode: the error is logged with a traceback" $?
+  out=$(talk "$port" "upper abc" "later xyz" pipe)
+  grep -q "^ABC (task worker 2)$" <<<"$out"; check "$mode: taskwait runs onTask in the task worker" $?
+  grep -q "^finished XYZ (task worker 2)$" <<<"$out"; check "$mode: task() result reaches onFinish" $?
+  grep -q "^true$" <<<"$out"; check "$mode: sendMessage to the other worker" $?
+  sleep 0.3
+  grep -q "pipe message from [01]: hi from [01]" "$WORK/$mode.log"; check "$mode: onPipeMessage in the other worker" $?
   out=$(talk "$port" bye)
   grep -q "^bye$" <<<"$out"; check "$mode: close from the worker" $?
   [ "$(grep -c '^worker start' "$WORK/$mode.log")" -ge 2 ]; check "$mode: onWorkerStart in each worker" $?
