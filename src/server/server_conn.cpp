@@ -7,6 +7,7 @@
 
 #include <climits>
 #include <cstring>
+#include <map>
 
 #include "server/server_impl.hpp"
 #include "tern/core/types.hpp"
@@ -122,13 +123,23 @@ void server::impl::client_data(const connection_ptr& c, const char* data, size_t
   client_plain(c, data, size);
 }
 
+namespace {
+// Frames for workers collected while one read's packets are dispatched (a
+// reactor thread's own), so several packets reach a worker in one write.
+thread_local std::map<int, std::string>* tl_worker_batch = nullptr;
+}  // namespace
+
 void server::impl::client_plain(const connection_ptr& c, const char* data, size_t size) {
   c->recv_bytes += size;
   c->last_recv_ms = now_ms();
   shm->total_recv_bytes += size;
   std::string why;
+  std::map<int, std::string> frames_by_worker;
+  tl_worker_batch = run_mode == mode::process ? &frames_by_worker : nullptr;
   bool ok = c->splitter.feed(
       data, size, [&](std::string_view packet) { deliver(*c, ipc::ev_receive, packet); }, &why);
+  tl_worker_batch = nullptr;
+  for (auto& [worker, frames] : frames_by_worker) send_frames(worker, frames);
   if (!ok) {
     log(log_level::warning,
         fmt::format("connection {} ({}): {}; closing it", c->session, host_port(c->ip, c->port), why));
@@ -221,8 +232,31 @@ int server::impl::pick_worker(connection& c, bool packet) {
 // Frames to a worker's socketpair, through the reactor that owns it (any
 // thread may call socket_server::send; each frame is one buffer, so frames
 // of different threads never interleave inside a frame).
+void server::impl::send_frames(int worker, std::string& frames) {
+  if (frames.empty()) return;
+  char* buf = static_cast<char*>(mem_alloc(frames.size()));
+  std::memcpy(buf, frames.data(), frames.size());
+  reactors[size_t(worker) % reactors.size()]->send(pipe_sid[size_t(worker)], buf, frames.size());
+  frames.clear();
+}
+
 void server::impl::to_worker(int worker, uint8_t type, int fd, int reactor, std::string_view payload,
                              uint32_t arg) {
+  if (tl_worker_batch && payload.size() <= ipc::kMaxChunk) {  // collected; client_plain sends it
+    std::string& frames = (*tl_worker_batch)[worker];
+    ipc::header h;
+    h.len = uint32_t(payload.size());
+    h.type = type;
+    h.flags = ipc::kWhole;
+    h.reactor = uint16_t(reactor);
+    h.fd = fd;
+    h.arg = arg;
+    frames.append(reinterpret_cast<const char*>(&h), sizeof h);
+    frames.append(payload);
+    if (frames.size() > ipc::kMaxChunk) send_frames(worker, frames);
+    return;
+  }
+  if (tl_worker_batch) send_frames(worker, (*tl_worker_batch)[worker]);  // keeps the order
   auto& ss = *reactors[size_t(worker) % reactors.size()];
   const int sid = pipe_sid[size_t(worker)];
   size_t off = 0;
@@ -249,9 +283,28 @@ void server::impl::to_worker(int worker, uint8_t type, int fd, int reactor, std:
 void server::impl::pipe_event(int worker, net::socket_event& ev) {
   switch (ev.type) {
     case net::socket_event_type::data: {
+      // Consecutive sends to one connection (a worker's replies to a batch of
+      // packets) go to the client as one write.
+      int run_fd = -1;
+      std::string run;
+      auto flush_run = [&] {
+        if (run_fd < 0) return;
+        if (connection_ptr c = conns.find(run_fd)) send_to_client(*c, run, nullptr, false);
+        run_fd = -1;
+        run.clear();
+      };
       bool ok = pipe_parsers[size_t(worker)].feed(
-          ev.buffer, size_t(ev.ud),
-          [&](const ipc::header& h, std::string_view payload) { worker_command(worker, h, payload); });
+          ev.buffer, size_t(ev.ud), [&](const ipc::header& h, std::string_view payload) {
+            if (h.type == ipc::cmd_send && h.arg == 0) {
+              if (h.fd != run_fd) flush_run();
+              run_fd = h.fd;
+              run.append(payload);
+              return;
+            }
+            flush_run();
+            worker_command(worker, h, payload);
+          });
+      flush_run();
       mem_free(ev.buffer);
       if (!ok) log(log_level::error, fmt::format("worker #{}: corrupt frame on its socketpair; bytes dropped", worker));
       break;

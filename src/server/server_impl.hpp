@@ -185,6 +185,10 @@ struct server::impl {
   int base_worker_main(int id);     // BASE
   void enter_worker(int id);
   bool write_frames(uint8_t type, int fd, uint32_t arg, std::string_view payload);
+  bool flush_outbox();   // frames collected while batching, in one write
+  void send_frames(int worker, std::string& frames);  // master: whole frames in one write
+  std::string outbox;    // PROCESS worker: frames to the master not yet written
+  bool batching = false;  // a batch of events is running: replies wait in the outbox
   int take_frames(std::vector<char>& into, int timeout_ms);  // bytes taken, 0 none, -1 EOF/error
   void handle_event(const ipc::header& h, std::string_view payload);
   std::optional<std::string> query(uint8_t type, int fd, std::string_view params);

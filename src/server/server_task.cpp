@@ -383,6 +383,7 @@ bool can_task(server::impl& d, const char* what, int dst) {
 // deadline. Other messages are kept for later.
 void wait_results(server::impl& d, std::map<int, std::optional<std::optional<std::string>>>& slots,
                   int64_t deadline) {
+  if (!d.outbox.empty()) d.flush_outbox();  // replies collected so far go out before we block
   task_state& ts = *d.tstate;
   size_t open = 0;
   for (auto& [id, s] : slots)

@@ -116,6 +116,7 @@ int server::impl::worker_main(int id) {
   server& s = *self;
   if (s.on_worker_start) run_callback("on_worker_start", [&] { s.on_worker_start(s, id); });
   auto handle_batch = [&](size_t size) {
+    batching = true;  // replies collect in the outbox (see write_frames)
     size_t at = 0;
     while (at < size) {
       ipc::header h;
@@ -130,6 +131,8 @@ int server::impl::worker_main(int id) {
       handle_event(h, std::string_view(f.data() + sizeof h, h.len));
       later.pop_front();
     }
+    batching = false;
+    flush_outbox();
   };
   while (!g_term && !stop_self && !recycle) {
     pollfd fds[3] = {{pipe_fd, POLLIN, 0}, {sig_rfd, POLLIN, 0}, {inbox_fd(), POLLIN, 0}};
@@ -268,7 +271,6 @@ void server::impl::handle_event(const ipc::header& h, std::string_view payload) 
 // killed at any moment leaves no half frame in the stream.
 bool server::impl::write_frames(uint8_t type, int fd, uint32_t arg, std::string_view payload) {
   if (pipe_fd < 0) return false;
-  std::string frame;
   size_t off = 0;
   bool first = true;
   do {
@@ -280,25 +282,36 @@ bool server::impl::write_frames(uint8_t type, int fd, uint32_t arg, std::string_
     h.flags = uint8_t((first ? ipc::kFirst : 0) | (last ? ipc::kLast : 0));
     h.fd = fd;
     h.arg = arg;
-    frame.assign(reinterpret_cast<const char*>(&h), sizeof h);
-    frame.append(payload.data() + off, n);
-    size_t sent = 0;
-    while (sent < frame.size()) {
-      ssize_t r = ::send(pipe_fd, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          pollfd p{pipe_fd, POLLOUT, 0};
-          ::poll(&p, 1, 100);
-          continue;
-        }
-        return false;
-      }
-      sent += size_t(r);
-    }
+    // While a batch of events runs, frames collect in the outbox and go out
+    // in one write after it (one syscall for many replies); the outbox never
+    // holds more than one chunk's worth, so each write stays short and whole.
+    if (outbox.size() + sizeof h + n > ipc::kMaxChunk + sizeof h && !flush_outbox()) return false;
+    outbox.append(reinterpret_cast<const char*>(&h), sizeof h);
+    outbox.append(payload.data() + off, n);
+    if (!batching && !flush_outbox()) return false;
     off += n;
     first = false;
   } while (off < payload.size());
+  return true;
+}
+
+bool server::impl::flush_outbox() {
+  size_t sent = 0;
+  while (sent < outbox.size()) {
+    ssize_t r = ::send(pipe_fd, outbox.data() + sent, outbox.size() - sent, MSG_NOSIGNAL);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        pollfd p{pipe_fd, POLLOUT, 0};
+        ::poll(&p, 1, 100);
+        continue;
+      }
+      outbox.clear();
+      return false;
+    }
+    sent += size_t(r);
+  }
+  outbox.clear();
   return true;
 }
 
@@ -308,7 +321,7 @@ std::optional<std::string> server::impl::query(uint8_t type, int fd, std::string
   if (who != role::worker || run_mode != mode::process) return std::nullopt;
   uint32_t id = ++next_request;
   if (id == 0) id = ++next_request;
-  if (!write_frames(type, fd, id, params)) {
+  if (!write_frames(type, fd, id, params) || !flush_outbox()) {  // the question goes out now
     fail("the master is gone");
     return std::nullopt;
   }
