@@ -759,6 +759,9 @@ int server::impl::task_worker_main(int id) {
     }
     if (r > 0) dispatch(*this, m);
   }
+  // onWorkerExit, then onWorkerStop: a worker has no pending asynchronous
+  // events to wait for here, so swoole's repeated onWorkerExit comes once.
+  if (s.on_worker_exit) run_callback("on_worker_exit", [&] { s.on_worker_exit(s, id); });
   if (s.on_worker_stop) run_callback("on_worker_stop", [&] { s.on_worker_stop(s, id); });
   return recycle ? kRecycleExit : 0;
 }

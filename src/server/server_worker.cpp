@@ -158,6 +158,9 @@ int server::impl::worker_main(int id) {
     // Task results, pipe messages, and those kept during a taskwait (server_task.cpp).
     if ((fds[2].revents & POLLIN) || inbox_pending()) inbox_ready();
   }
+  // onWorkerExit, then onWorkerStop: a worker has no pending asynchronous
+  // events to wait for here, so swoole's repeated onWorkerExit comes once.
+  if (s.on_worker_exit) run_callback("on_worker_exit", [&] { s.on_worker_exit(s, id); });
   if (s.on_worker_stop) run_callback("on_worker_stop", [&] { s.on_worker_stop(s, id); });
   return recycle ? kRecycleExit : 0;
 }
@@ -406,6 +409,9 @@ int server::impl::base_worker_main(int id) {
     if (base_ss->poll_once(20) < 0) break;
   if (conns.size() > 0)
     log(log_level::warning, fmt::format("{} connection(s) still open after max_wait_time: dropped", conns.size()));
+  // onWorkerExit, then onWorkerStop: a worker has no pending asynchronous
+  // events to wait for here, so swoole's repeated onWorkerExit comes once.
+  if (s.on_worker_exit) run_callback("on_worker_exit", [&] { s.on_worker_exit(s, id); });
   if (s.on_worker_stop) run_callback("on_worker_stop", [&] { s.on_worker_stop(s, id); });
   base_ss->stop();
   base_ss.reset();
