@@ -39,6 +39,35 @@ inline constexpr size_t kMaxFrame = 32768;
 inline constexpr size_t kMaxChunk = kMaxFrame - sizeof(header);
 inline constexpr uint8_t kFirst = 1, kLast = 2, kWhole = kFirst | kLast;
 
+// Cuts payload into frames of at most kMaxChunk bytes and calls
+// emit(header, chunk) for each, in order; false as soon as emit returns false.
+template <class Emit>
+bool for_each_frame(uint8_t type, int fd, uint16_t reactor, uint32_t arg, std::string_view payload,
+                    Emit&& emit) {
+  size_t off = 0;
+  bool first = true;
+  do {
+    size_t n = payload.size() - off < kMaxChunk ? payload.size() - off : kMaxChunk;
+    header h;
+    h.len = uint32_t(n);
+    h.type = type;
+    h.flags = uint8_t((first ? kFirst : 0) | (off + n == payload.size() ? kLast : 0));
+    h.reactor = reactor;
+    h.fd = fd;
+    h.arg = arg;
+    if (!emit(h, payload.substr(off, n))) return false;
+    off += n;
+    first = false;
+  } while (off < payload.size());
+  return true;
+}
+
+// Appends one frame (header and chunk) to out.
+inline void append_frame(std::string& out, const header& h, std::string_view chunk) {
+  out.append(reinterpret_cast<const char*>(&h), sizeof h);
+  out.append(chunk);
+}
+
 enum type : uint8_t {
   // master -> worker
   ev_connect = 1,

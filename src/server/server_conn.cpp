@@ -242,42 +242,24 @@ void server::impl::send_frames(int worker, std::string& frames) {
 
 void server::impl::to_worker(int worker, uint8_t type, int fd, int reactor, std::string_view payload,
                              uint32_t arg) {
-  if (tl_worker_batch && payload.size() <= ipc::kMaxChunk) {  // collected; client_plain sends it
+  if (tl_worker_batch) {  // collected; client_plain sends them
     std::string& frames = (*tl_worker_batch)[worker];
-    ipc::header h;
-    h.len = uint32_t(payload.size());
-    h.type = type;
-    h.flags = ipc::kWhole;
-    h.reactor = uint16_t(reactor);
-    h.fd = fd;
-    h.arg = arg;
-    frames.append(reinterpret_cast<const char*>(&h), sizeof h);
-    frames.append(payload);
-    if (frames.size() > ipc::kMaxChunk) send_frames(worker, frames);
+    ipc::for_each_frame(type, fd, uint16_t(reactor), arg, payload, [&](const ipc::header& h, std::string_view chunk) {
+      ipc::append_frame(frames, h, chunk);
+      if (frames.size() > ipc::kMaxChunk) send_frames(worker, frames);
+      return true;
+    });
     return;
   }
-  if (tl_worker_batch) send_frames(worker, (*tl_worker_batch)[worker]);  // keeps the order
   auto& ss = *reactors[size_t(worker) % reactors.size()];
   const int sid = pipe_sid[size_t(worker)];
-  size_t off = 0;
-  bool first = true;
-  do {
-    size_t n = std::min(ipc::kMaxChunk, payload.size() - off);
-    bool last = off + n == payload.size();
-    ipc::header h;
-    h.len = uint32_t(n);
-    h.type = type;
-    h.flags = uint8_t((first ? ipc::kFirst : 0) | (last ? ipc::kLast : 0));
-    h.reactor = uint16_t(reactor);
-    h.fd = fd;
-    h.arg = arg;
-    char* buf = static_cast<char*>(mem_alloc(sizeof h + n));
+  ipc::for_each_frame(type, fd, uint16_t(reactor), arg, payload, [&](const ipc::header& h, std::string_view chunk) {
+    char* buf = static_cast<char*>(mem_alloc(sizeof h + chunk.size()));
     std::memcpy(buf, &h, sizeof h);
-    if (n) std::memcpy(buf + sizeof h, payload.data() + off, n);
-    ss.send(sid, buf, sizeof h + n);
-    off += n;
-    first = false;
-  } while (off < payload.size());
+    if (!chunk.empty()) std::memcpy(buf + sizeof h, chunk.data(), chunk.size());
+    ss.send(sid, buf, sizeof h + chunk.size());
+    return true;
+  });
 }
 
 void server::impl::pipe_event(int worker, net::socket_event& ev) {

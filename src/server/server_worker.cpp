@@ -274,28 +274,14 @@ void server::impl::handle_event(const ipc::header& h, std::string_view payload) 
 // killed at any moment leaves no half frame in the stream.
 bool server::impl::write_frames(uint8_t type, int fd, uint32_t arg, std::string_view payload) {
   if (pipe_fd < 0) return false;
-  size_t off = 0;
-  bool first = true;
-  do {
-    size_t n = std::min(ipc::kMaxChunk, payload.size() - off);
-    bool last = off + n == payload.size();
-    ipc::header h;
-    h.len = uint32_t(n);
-    h.type = type;
-    h.flags = uint8_t((first ? ipc::kFirst : 0) | (last ? ipc::kLast : 0));
-    h.fd = fd;
-    h.arg = arg;
-    // While a batch of events runs, frames collect in the outbox and go out
-    // in one write after it (one syscall for many replies); the outbox never
-    // holds more than one chunk's worth, so each write stays short and whole.
-    if (outbox.size() + sizeof h + n > ipc::kMaxChunk + sizeof h && !flush_outbox()) return false;
-    outbox.append(reinterpret_cast<const char*>(&h), sizeof h);
-    outbox.append(payload.data() + off, n);
-    if (!batching && !flush_outbox()) return false;
-    off += n;
-    first = false;
-  } while (off < payload.size());
-  return true;
+  // While a batch of events runs, frames collect in the outbox and go out in
+  // one write after it (one syscall for many replies); the outbox never holds
+  // more than one frame's worth, so each write stays short and whole.
+  return ipc::for_each_frame(type, fd, 0, arg, payload, [&](const ipc::header& h, std::string_view chunk) {
+    if (outbox.size() + sizeof h + chunk.size() > ipc::kMaxFrame && !flush_outbox()) return false;
+    ipc::append_frame(outbox, h, chunk);
+    return batching || flush_outbox();
+  });
 }
 
 bool server::impl::flush_outbox() {
