@@ -37,21 +37,14 @@ test-tsan: deps
 	@cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS)
 
-# libFuzzer on the skynet.unpack decoder, for a bounded time, from the seed corpus.
+# libFuzzer targets, each for a bounded time, from their seed corpora.
 test-fuzz: deps
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz --target lua_unpack_fuzz netpack_fuzz -j $(JOBS)
-	@mkdir -p build/fuzz/corpus/unpack build/fuzz/corpus/netpack
-	@echo "fuzzing skynet.unpack for $(FUZZ_SECONDS) s (log: build/fuzz/unpack.log)"
-	@./build/fuzz/tests/fuzz/lua_unpack_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  build/fuzz/corpus/unpack tests/fuzz/corpus/unpack >build/fuzz/unpack.log 2>&1 \
-	  || (tail -n 60 build/fuzz/unpack.log; exit 1)
-	@grep -E "^Done|stat::number_of_executed_units|stat::peak_rss_mb" build/fuzz/unpack.log
-	@echo "fuzzing the length framing and skynet.netpack for $$(( $(FUZZ_SECONDS) / 2 )) s (log: build/fuzz/netpack.log)"
-	@./build/fuzz/tests/fuzz/netpack_fuzz -max_total_time=$$(( $(FUZZ_SECONDS) / 2 )) -print_final_stats=1 \
-	  build/fuzz/corpus/netpack tests/fuzz/corpus/netpack >build/fuzz/netpack.log 2>&1 \
-	  || (tail -n 60 build/fuzz/netpack.log; exit 1)
-	@grep -E "^Done|stat::number_of_executed_units|stat::peak_rss_mb" build/fuzz/netpack.log
+	@cmake --build --preset fuzz --target lua_unpack_fuzz netpack_fuzz websocket_fuzz http_parser_fuzz -j $(JOBS)
+	@bash scripts/fuzz.sh lua_unpack_fuzz unpack $(FUZZ_SECONDS) "skynet.unpack"
+	@bash scripts/fuzz.sh netpack_fuzz netpack $$(( $(FUZZ_SECONDS) / 2 )) "the length framing and skynet.netpack"
+	@bash scripts/fuzz.sh websocket_fuzz websocket 20 "the WebSocket frame decoder"
+	@bash scripts/fuzz.sh http_parser_fuzz http 20 "the HTTP request parser"
 
 bench: build
 	@bash bench/run.sh $(SUITE)

@@ -10,6 +10,7 @@ packages=(
   libssl-dev openssl
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  libhttp-parser-dev libboost-dev
   libcaf-dev
   clang libclang-rt-14-dev
 )
