@@ -1351,10 +1351,26 @@ int socket_server::connect(uint32_t owner, std::string_view host, int port) {
   return id;
 }
 
+namespace {
+
+// For descriptors made elsewhere (bind, adopt_*).
+bool set_nonblocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+bool local_address(int fd, sockaddr_storage* sa, std::string* text) {
+  socklen_t len = sizeof *sa;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(sa), &len) != 0) return false;
+  *text = sockaddr_text(reinterpret_cast<sockaddr*>(sa));
+  return true;
+}
+
+}  // namespace
+
 int socket_server::bind(uint32_t owner, int fd) {
   if (impl_->stopped.load() || fd < 0) return -1;
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+  if (!set_nonblocking(fd)) return -1;
   struct stat info {};
   bool sock = fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode);
   return impl_->reserve([&](slot& s) {
@@ -1527,12 +1543,10 @@ std::vector<socket_info> socket_server::netstat() const {
 
 int socket_server::adopt_listener(uint32_t owner, int fd) {
   if (impl_->stopped.load() || fd < 0) return -1;
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+  if (!set_nonblocking(fd)) return -1;
   sockaddr_storage sa{};
-  socklen_t len = sizeof sa;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return -1;
-  std::string addr = sockaddr_text(reinterpret_cast<sockaddr*>(&sa));
+  std::string addr;
+  if (!local_address(fd, &sa, &addr)) return -1;
   return impl_->reserve([&](slot& s) {
     s.fd = fd;
     s.family = sa.ss_family;
@@ -1545,8 +1559,7 @@ int socket_server::adopt_listener(uint32_t owner, int fd) {
 
 int socket_server::adopt_connection(uint32_t owner, int fd) {
   if (impl_->stopped.load() || fd < 0) return -1;
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+  if (!set_nonblocking(fd)) return -1;
   sockaddr_storage sa{};
   socklen_t len = sizeof sa;
   std::string peer = getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0
@@ -1564,12 +1577,10 @@ int socket_server::adopt_connection(uint32_t owner, int fd) {
 
 int socket_server::adopt_udp(uint32_t owner, int fd) {
   if (impl_->stopped.load() || fd < 0) return -1;
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+  if (!set_nonblocking(fd)) return -1;
   sockaddr_storage sa{};
-  socklen_t len = sizeof sa;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return -1;
-  std::string addr = sockaddr_text(reinterpret_cast<sockaddr*>(&sa));
+  std::string addr;
+  if (!local_address(fd, &sa, &addr)) return -1;
   int id = impl_->reserve([&](slot& s) {
     s.fd = fd;
     s.family = sa.ss_family;

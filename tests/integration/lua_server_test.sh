@@ -12,9 +12,7 @@ cleanup() {
 trap cleanup EXIT
 fail=0
 check() { if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+source "$(dirname "$0")/net_lib.sh"  # free_port
 # talk PORT LINE...: one connection, one reply line per line sent
 talk() {
   python3 - "$@" <<'PY'

@@ -14,44 +14,7 @@ fail=0
 check() {  # check NAME EXIT-CODE
   if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi
 }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_port() {
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-# console PORT LINES...: sends each line, prints everything received until the server is quiet.
-console() {
-  python3 - "$@" <<'PY'
-import socket, sys, time
-port, lines = int(sys.argv[1]), sys.argv[2:]
-s = socket.create_connection(("127.0.0.1", port), 2)
-s.settimeout(0.5)
-out = b""
-def drain():
-    global out
-    end = time.time() + 3
-    while time.time() < end:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            if out.endswith((b"<CMD OK>\n", b"<CMD Error>\n", b"help for command list\n", b"skynet console\n")) or b"HTTP/1.1" in out:
-                return
-            continue
-        if not chunk:
-            return
-        out += chunk
-drain()
-for line in lines:
-    s.sendall(line.encode() + b"\n")
-    drain()
-sys.stdout.write(out.decode(errors="replace"))
-PY
-}
+source "$(dirname "$0")/net_lib.sh"  # free_port, wait_port, console
 
 chat_port=$(free_port)
 console_port=$(free_port)

@@ -50,16 +50,7 @@ check() {  # check NAME EXIT-CODE [KNOWN-FAILURE-TAG]
     fail=1
   fi
 }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_port() {
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+source "$(dirname "$0")/net_lib.sh"  # free_port, wait_port, console
 # wait_log FILE REGEX [TENTHS]: waits (default 3 s) for a line matching REGEX.
 wait_log() {
   for _ in $(seq "${3:-30}"); do
@@ -67,34 +58,6 @@ wait_log() {
     sleep 0.1
   done
   return 1
-}
-# console PORT LINES...: sends each line to the debug console, prints the answers.
-console() {
-  python3 - "$@" <<'PY'
-import socket, sys, time
-port, lines = int(sys.argv[1]), sys.argv[2:]
-s = socket.create_connection(("127.0.0.1", port), 2)
-s.settimeout(0.2)
-out = b""
-def drain():
-    global out
-    end = time.time() + 3
-    while time.time() < end:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            if out.endswith((b"<CMD OK>\n", b"<CMD Error>\n", b"skynet console\n")):
-                return
-            continue
-        if not chunk:
-            return
-        out += chunk
-drain()
-for line in lines:
-    s.sendall(line.encode() + b"\n")
-    drain()
-sys.stdout.write(out.decode(errors="replace"))
-PY
 }
 # watchdog_stat PORT FIELD: one counter of the watchdog (through the console).
 watchdog_stat() {

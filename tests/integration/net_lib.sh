@@ -1,0 +1,46 @@
+# Helpers for the integration tests that talk TCP (sourced by *_test.sh).
+
+# free_port: a port on 127.0.0.1 nobody listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_port PORT: waits up to 10 s for something to accept on 127.0.0.1:PORT.
+wait_port() {
+  for _ in $(seq 100); do
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# console PORT LINES...: sends each line to the debug console and prints
+# everything received, reading each answer until its end marker.
+console() {
+  python3 - "$@" <<'PY'
+import socket, sys, time
+port, lines = int(sys.argv[1]), sys.argv[2:]
+s = socket.create_connection(("127.0.0.1", port), 2)
+s.settimeout(0.2)
+out = b""
+ends = (b"<CMD OK>\n", b"<CMD Error>\n", b"help for command list\n", b"skynet console\n")
+def drain():
+    global out
+    end = time.time() + 3
+    while time.time() < end:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            if out.endswith(ends) or b"HTTP/1.1" in out:
+                return
+            continue
+        if not chunk:
+            return
+        out += chunk
+drain()
+for line in lines:
+    s.sendall(line.encode() + b"\n")
+    drain()
+sys.stdout.write(out.decode(errors="replace"))
+PY
+}
