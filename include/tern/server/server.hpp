@@ -124,6 +124,13 @@ class server {
   [[nodiscard]] pid_t master_pid() const;
   [[nodiscard]] pid_t manager_pid() const;
 
+  // Timers of this process (swoole's Server->tick / after / clearTimer): run on
+  // the process's main thread between events, in millisecond resolution.
+  // Return a timer id (> 0); clear_timer() cancels it (false if unknown).
+  int tick(int ms, std::function<void(server&, int timer_id)> fn);
+  int after(int ms, std::function<void(server&, int timer_id)> fn);
+  bool clear_timer(int timer_id);
+
   // Tasks (from a worker) and results (from a task worker).
   int task(std::string_view data, int dst_task_worker = -1,
            std::function<void(server&, int task_id, std::string_view)> on_done = nullptr);
