@@ -13,27 +13,19 @@
 //
 // Threading: one Lua state per process; callbacks run on that process's main
 // thread (tern::server's contract), so the state is never shared.
-#include <lua.hpp>
+// The Http and WebSocket parts are in lua_http.cpp.
+#include "server/lua_server.hpp"
 
 #include <cctype>
 #include <cstdio>
 #include <string>
 #include <string_view>
 
-#include "tern/server/server.hpp"
+#include "tern/server/http.hpp"
 
-namespace tern::server {
-namespace {
+namespace tern::server::lua {
 
-const char kMeta[] = "tern.server";
-
-struct handle {
-  server* s;
-  lua_State* L;   // the main state (callbacks run on it)
-  int self_ref;   // the userdata, passed as the callbacks' first argument
-};
-
-handle* check(lua_State* L) { return static_cast<handle*>(luaL_checkudata(L, 1, kMeta)); }
+handle* check(lua_State* L) { return static_cast<handle*>(luaL_checkudata(L, 1, kServerMeta)); }
 server& srv(lua_State* L) {
   handle* h = check(L);
   if (!h->s) luaL_error(L, "tern.server: the server is gone");
@@ -46,13 +38,14 @@ std::string_view str(lua_State* L, int i) {
   return {p, n};
 }
 
+namespace {
 int traceback(lua_State* L) {
   luaL_traceback(L, L, lua_tostring(L, 1), 1);
   return 1;
 }
+}  // namespace
 
-// Pushes the callback for `event` and the server; returns false if none.
-bool push_callback(handle* h, const char* event) {
+bool push_callback(handle* h, const char* event, bool with_self) {
   lua_State* L = h->L;
   lua_rawgeti(L, LUA_REGISTRYINDEX, h->self_ref);
   if (lua_getiuservalue(L, -1, 1) != LUA_TTABLE) {
@@ -64,24 +57,31 @@ bool push_callback(handle* h, const char* event) {
     return false;
   }
   lua_rotate(L, -3, 1);  // fn, self, callbacks
-  lua_pop(L, 1);         // fn, self
+  lua_pop(L, with_self ? 1 : 2);
   return true;
 }
 
-// Calls what push_callback pushed plus nargs more; returns the number of results (<= 1).
-int call(handle* h, const char* event, int nargs, int nresults = 0) {
+int call_function(handle* h, const char* event, int nargs, int nresults) {
   lua_State* L = h->L;
-  int base = lua_gettop(L) - nargs - 1;  // the function's index
+  int base = lua_gettop(L) - nargs;  // the function's index
   lua_pushcfunction(L, traceback);
   lua_insert(L, base);
-  if (lua_pcall(L, nargs + 1, nresults, base) != LUA_OK) {
+  int rc = lua_pcall(L, nargs, nresults, base);
+  if (rc != LUA_OK) {
     std::fprintf(stderr, "tern.server: error in on%s: %s\n", event, lua_tostring(L, -1));
     lua_settop(L, base - 1);
-    return -1;
+  } else {
+    lua_remove(L, base);
   }
-  lua_remove(L, base);
-  return nresults;
+  if (h->k != kind::plain) end_orphans();
+  return rc == LUA_OK ? nresults : -1;
 }
+
+int call(handle* h, const char* event, int nargs, int nresults) {
+  return call_function(h, event, nargs + 1, nresults);
+}
+
+namespace {
 
 void push_client_info(lua_State* L, const client_info& c) {
   lua_createtable(L, 0, 12);
@@ -148,13 +148,16 @@ void wire_callbacks(handle* h) {
   };
   s.on_connect = fd_event("connect", "Connect");
   s.on_close = fd_event("close", "Close");
-  s.on_receive = [h](server&, int fd, int reactor_id, std::string_view data) {
-    if (!push_callback(h, "receive")) return;
-    lua_pushinteger(h->L, fd);
-    lua_pushinteger(h->L, reactor_id);
-    lua_pushlstring(h->L, data.data(), data.size());
-    call(h, "Receive", 3);
-  };
+  // The Http and WebSocket servers read the connections themselves.
+  if (h->k == kind::plain) {
+    s.on_receive = [h](server&, int fd, int reactor_id, std::string_view data) {
+      if (!push_callback(h, "receive")) return;
+      lua_pushinteger(h->L, fd);
+      lua_pushinteger(h->L, reactor_id);
+      lua_pushlstring(h->L, data.data(), data.size());
+      call(h, "Receive", 3);
+    };
+  }
   s.on_packet = [h](server&, std::string_view data, const client_info& from) {
     if (!push_callback(h, "packet")) return;
     lua_pushlstring(h->L, data.data(), data.size());
@@ -197,22 +200,29 @@ void wire_callbacks(handle* h) {
   };
 }
 
-// server.new(host, port [, mode [, sock_type]])
-int lnew(lua_State* L) {
+// server.new / server.http / server.websocket (host, port [, mode [, sock_type]])
+int new_server(lua_State* L, kind k) {
   std::string host(str(L, 1));
   int port = int(luaL_checkinteger(L, 2));
   int m = int(luaL_optinteger(L, 3, int(mode::process)));
   int t = int(luaL_optinteger(L, 4, int(sock_type::tcp)));
   luaL_argcheck(L, m == int(mode::process) || m == int(mode::base), 3, "PROCESS or BASE");
   luaL_argcheck(L, t >= 1 && t <= 4, 4, "TCP, UDP, TCP6 or UDP6");
-  auto* h = static_cast<handle*>(lua_newuserdatauv(L, sizeof(handle), 1));
+  auto* h = static_cast<handle*>(lua_newuserdatauv(L, sizeof(handle), 2));
   h->s = nullptr;
   h->L = nullptr;
   h->self_ref = LUA_NOREF;
-  luaL_setmetatable(L, kMeta);
+  h->k = k;
+  luaL_setmetatable(L, kServerMeta);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);  // callbacks by event
-  h->s = new server(std::move(host), port, mode(m), sock_type(t));
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 2);  // timer functions by timer id
+  switch (k) {
+    case kind::plain: h->s = new server(std::move(host), port, mode(m), sock_type(t)); break;
+    case kind::http: h->s = new http_server(std::move(host), port, mode(m), sock_type(t)); break;
+    case kind::websocket: h->s = new websocket_server(std::move(host), port, mode(m), sock_type(t)); break;
+  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   h->L = lua_tothread(L, -1);
   lua_pop(L, 1);
@@ -222,9 +232,17 @@ int lnew(lua_State* L) {
   return 1;
 }
 
+int lnew(lua_State* L) { return new_server(L, kind::plain); }
+int lnew_http(lua_State* L) { return new_server(L, kind::http); }
+int lnew_websocket(lua_State* L) { return new_server(L, kind::websocket); }
+
 int lgc(lua_State* L) {
   handle* h = check(L);
-  delete h->s;
+  switch (h->k) {  // no virtual destructor: delete the real type
+    case kind::plain: delete h->s; break;
+    case kind::http: delete static_cast<http_server*>(h->s); break;
+    case kind::websocket: delete static_cast<websocket_server*>(h->s); break;
+  }
   h->s = nullptr;
   return 0;
 }
@@ -257,15 +275,19 @@ int lset(lua_State* L) {
 }
 
 int lon(lua_State* L) {
-  check(L);
+  handle* h = check(L);
   std::string key = event_key(str(L, 2));
   luaL_checktype(L, 3, LUA_TFUNCTION);
   static const char* const known[] = {"start", "shutdown", "managerstart", "managerstop", "workerstart",
-                                      "workerstop", "workerexit", "workererror", "connect", "receive",
-                                      "close", "packet", "task", "finish", "pipemessage", "bufferfull",
+                                      "workerstop", "workerexit", "workererror", "connect", "close",
+                                      "packet", "task", "finish", "pipemessage", "bufferfull",
                                       "bufferempty"};
   bool ok = false;
   for (const char* k : known) ok = ok || key == k;
+  // Receive is the plain server's; the Http server reads requests itself.
+  ok = ok || (key == "receive" && h->k == kind::plain);
+  ok = ok || (key == "request" && h->k != kind::plain);
+  ok = ok || ((key == "open" || key == "message" || key == "handshake") && h->k == kind::websocket);
   if (!ok) return luaL_error(L, "on: unknown event '%s'", lua_tostring(L, 2));
   lua_getiuservalue(L, 1, 1);
   lua_pushvalue(L, 3);
@@ -276,6 +298,8 @@ int lon(lua_State* L) {
 
 int lstart(lua_State* L) {
   server& s = srv(L);
+  handle* h = check(L);
+  if (h->k != kind::plain) wire_http(h);
   if (!s.start()) return luaL_error(L, "start: %s", s.error().c_str());
   lua_pushboolean(L, 1);
   return 1;
@@ -425,6 +449,61 @@ int ladd_listener(lua_State* L) {
   return result(L, true);
 }
 
+// Timers: the functions live in the server's uservalue 2, keyed by timer id,
+// until the timer is cleared (tick) or has fired (after).
+void push_timer_fn(lua_State* L, int self_idx, int timer_id) {
+  lua_getiuservalue(L, self_idx, 2);
+  lua_rawgeti(L, -1, timer_id);
+  lua_remove(L, -2);
+}
+void set_timer_fn(lua_State* L, int self_idx, int timer_id, int fn_idx) {
+  lua_getiuservalue(L, self_idx, 2);
+  if (fn_idx)
+    lua_pushvalue(L, fn_idx);
+  else
+    lua_pushnil(L);
+  lua_rawseti(L, -2, timer_id);
+  lua_pop(L, 1);
+}
+
+// s:tick(ms, function(s, timer_id) end) / s:after(ms, function(s, timer_id) end) -> timer id or false
+int add_timer(lua_State* L, bool repeat) {
+  server& s = srv(L);
+  handle* h = check(L);
+  lua_Integer ms = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, ms > 0 && ms <= 86400000LL * 365, 2, "milliseconds > 0");
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  auto fire = [h, repeat](server&, int timer_id) {
+    lua_State* S = h->L;
+    lua_rawgeti(S, LUA_REGISTRYINDEX, h->self_ref);
+    int self = lua_gettop(S);
+    push_timer_fn(S, self, timer_id);
+    if (!repeat) set_timer_fn(S, self, timer_id, 0);  // before the call: it may add timers
+    if (!lua_isfunction(S, -1)) {
+      lua_settop(S, self - 1);
+      return;
+    }
+    lua_pushvalue(S, self);
+    lua_remove(S, self);
+    lua_pushinteger(S, timer_id);
+    call(h, "Timer", 1);
+  };
+  int id = repeat ? s.tick(int(ms), fire) : s.after(int(ms), fire);
+  if (id <= 0) return result(L, false);
+  set_timer_fn(L, 1, id, 3);
+  lua_pushinteger(L, id);
+  return 1;
+}
+int ltick(lua_State* L) { return add_timer(L, true); }
+int lafter(lua_State* L) { return add_timer(L, false); }
+int lclear_timer(lua_State* L) {
+  server& s = srv(L);
+  int id = int(luaL_checkinteger(L, 2));
+  bool ok = s.clear_timer(id);
+  if (ok) set_timer_fn(L, 1, id, 0);
+  return result(L, ok);
+}
+
 // Properties as in swoole: s.worker_id, s.worker_pid, s.taskworker, s.master_pid, s.manager_pid, s.setting.
 int lindex(lua_State* L) {
   handle* h = check(L);
@@ -438,7 +517,7 @@ int lindex(lua_State* L) {
     if (k == "manager_pid") return lua_pushinteger(L, s.manager_pid()), 1;
     if (k == "taskworker") return lua_pushboolean(L, s.is_task_worker()), 1;
   }
-  luaL_getmetatable(L, kMeta);
+  luaL_getmetatable(L, kServerMeta);
   lua_getfield(L, -1, "methods");
   lua_getfield(L, -1, key);
   return 1;
@@ -473,20 +552,28 @@ extern "C" int luaopen_tern_server(lua_State* L) {
       {"taskWaitMulti", ltask_wait_multi},
       {"finish", lfinish},
       {"sendMessage", lsend_message},
+      {"tick", ltick},
+      {"after", lafter},
+      {"clearTimer", lclear_timer},
       {nullptr, nullptr},
   };
-  luaL_newmetatable(L, kMeta);
+  luaL_newmetatable(L, kServerMeta);
   lua_pushcfunction(L, lgc);
   lua_setfield(L, -2, "__gc");
   lua_pushcfunction(L, lindex);
   lua_setfield(L, -2, "__index");
   luaL_newlib(L, methods);
+  add_http_methods(L);
   lua_setfield(L, -2, "methods");
   lua_pop(L, 1);
 
-  lua_createtable(L, 0, 8);
+  lua_createtable(L, 0, 16);
   lua_pushcfunction(L, lnew);
   lua_setfield(L, -2, "new");
+  lua_pushcfunction(L, lnew_http);
+  lua_setfield(L, -2, "http");
+  lua_pushcfunction(L, lnew_websocket);
+  lua_setfield(L, -2, "websocket");
   const std::pair<const char*, int> constants[] = {
       {"PROCESS", int(mode::process)}, {"BASE", int(mode::base)},     {"TCP", int(sock_type::tcp)},
       {"UDP", int(sock_type::udp)},    {"TCP6", int(sock_type::tcp6)}, {"UDP6", int(sock_type::udp6)}};
@@ -494,7 +581,8 @@ extern "C" int luaopen_tern_server(lua_State* L) {
     lua_pushinteger(L, value);
     lua_setfield(L, -2, name);
   }
+  open_http(L);
   return 1;
 }
 
-}  // namespace tern::server
+}  // namespace tern::server::lua
