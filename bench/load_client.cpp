@@ -10,6 +10,13 @@
 // from /proc/PID/stat, 10 ms resolution) and of this client (getrusage).
 // Every reply is checked byte for byte against what was sent.
 //
+// --websocket PATH: the same over WebSocket (RFC 6455). Each connection first
+// upgrades with GET PATH; a message is then one masked text frame (the client
+// must mask) whose payload is printable ASCII (text must be UTF-8): the
+// sequence number in hex, then a per-connection pattern. The echo must come
+// back as one unmasked text frame with the same payload. The latency of a reply
+// is measured from the send time kept for its sequence number.
+//
 // Threading: the main thread opens all connections first (non-blocking
 // connect, retried for up to 5 s while the server starts), then they are split
 // round-robin across --threads T worker threads (default 1: the main thread is
@@ -28,7 +35,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <dirent.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -54,7 +61,12 @@
 #include <thread>
 #include <vector>
 
+#include "proc_cpu.hpp"
+
 namespace {
+
+using bench::process_cpu_seconds;
+using bench::tree_cpu_seconds;
 
 constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kConnectTimeout = 5 * kSecond;
@@ -92,15 +104,18 @@ struct Options {
   std::string bench = "net.echo";
   std::string impl = "tern";
   uint64_t count = 0;  // 0: run for --duration
+  std::string websocket;  // non-empty: WebSocket echo, upgrading with GET <websocket>
 };
 
 constexpr const char* kUsage =
     "usage: tern_load_client --port P [--host 127.0.0.1] [--connections 50] [--size 64]\n"
     "         [--window 1] [--header none|2|4] [--duration 5] [--warmup 1]\n"
     "         [--server-pid PID [--server-tree 1]] [--threads 1] [--bench net.echo] [--impl tern] [--count N]\n"
+    "         [--websocket PATH]\n"
     "  --size    payload bytes per message (>= 8; the first 8 carry the send time)\n"
     "  --header  big-endian length prefix of the payload: none, 2 or 4 bytes\n"
     "  --count   stop after N measured messages instead of after --duration seconds\n"
+    "  --websocket  upgrade with GET PATH, then echo text frames (masked, as a client must)\n"
     "Prints one JSON line on stdout; diagnostics go to stderr.\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -180,6 +195,9 @@ Options parse_args(int argc, char** argv) {
       o.impl = value;
     } else if (arg == "--count") {
       o.count = uint64_t(parse_int(arg, value, 1, 1LL << 62));
+    } else if (arg == "--websocket") {
+      if (value.empty() || value[0] != '/') usage_error("--websocket wants a path starting with '/'");
+      o.websocket = value;
     } else {
       usage_error(fmt::format("unknown option '{}'", arg));
     }
@@ -187,6 +205,7 @@ Options parse_args(int argc, char** argv) {
   if (!have_port) usage_error("--port is required");
   if (o.header == 2 && o.size > 0xffff)
     usage_error(fmt::format("--size {} does not fit a 2-byte header (max 65535)", o.size));
+  if (!o.websocket.empty() && o.header != 0) usage_error("--websocket frames the messages itself: no --header");
   if (o.count == 0 && o.duration <= 0) usage_error("--duration must be > 0 (or give --count)");
   o.threads = std::min(o.threads, o.connections);
   return o;
@@ -250,78 +269,6 @@ class Histogram {
 };
 
 // ---------------------------------------------------------------- CPU time
-
-// utime + stime of a whole process (all its threads, live and exited), seconds.
-std::optional<double> process_cpu_seconds(long pid) {
-  std::string path = fmt::format("/proc/{}/stat", pid);
-  FILE* f = std::fopen(path.c_str(), "re");
-  if (!f) return std::nullopt;
-  char buf[2048];
-  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = '\0';
-  // The command name (field 2) is in parentheses and may hold spaces and ')'.
-  const char* p = std::strrchr(buf, ')');
-  if (!p) return std::nullopt;
-  ++p;
-  unsigned long long utime = 0, stime = 0;
-  for (int field = 3; field <= 15; ++field) {
-    while (*p == ' ') ++p;
-    if (!*p) return std::nullopt;
-    char* end = nullptr;
-    unsigned long long x = std::strtoull(p, &end, 10);
-    if (field == 14) utime = x;
-    if (field == 15) stime = x;
-    while (*p && *p != ' ') ++p;
-  }
-  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
-}
-
-// utime + stime of root and every process below it, from a scan of /proc.
-std::optional<double> tree_cpu_seconds(long root) {
-  struct proc { long ppid; double cpu; };
-  std::map<long, proc> all;
-  DIR* d = opendir("/proc");
-  if (!d) return std::nullopt;
-  while (dirent* e = readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end) continue;
-    std::string path = fmt::format("/proc/{}/stat", pid);
-    FILE* f = std::fopen(path.c_str(), "re");
-    if (!f) continue;
-    char buf[2048];
-    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    buf[n] = '\0';
-    const char* p = std::strrchr(buf, ')');
-    if (!p) continue;
-    unsigned long long fields[16] = {};
-    ++p;
-    for (int field = 3; field <= 15; ++field) {
-      while (*p == ' ') ++p;
-      char* fe = nullptr;
-      fields[field] = std::strtoull(p, &fe, 10);
-      while (*p && *p != ' ') ++p;
-    }
-    all[pid] = proc{long(fields[4]), double(fields[14] + fields[15]) / double(sysconf(_SC_CLK_TCK))};
-  }
-  closedir(d);
-  if (!all.count(root)) return std::nullopt;
-  double total = 0;
-  for (auto& [pid, pr] : all) {
-    for (long up = pid; up > 1;) {  // is root an ancestor (or the process itself)?
-      if (up == root) {
-        total += pr.cpu;
-        break;
-      }
-      auto it = all.find(up);
-      if (it == all.end()) break;
-      up = it->second.ppid;
-    }
-  }
-  return total;
-}
 
 double self_cpu_seconds() {
   rusage ru{};
@@ -387,9 +334,10 @@ struct Shared {
 struct Conn {
   int fd = -1;
   int id = 0;
-  size_t msg_len = 0;
+  size_t msg_len = 0;         // bytes of one reply
+  size_t tx_len = 0;          // bytes of one message sent (WebSocket: the masked frame)
   size_t fixed = 0;           // payload bytes that vary per message (time, seq)
-  std::vector<uint8_t> tmpl;  // one message with the varying bytes zeroed
+  std::vector<uint8_t> tmpl;  // one reply with the varying bytes zeroed (WebSocket: '0')
   std::vector<uint8_t> tx;    // bytes to send, from tx_off
   size_t tx_off = 0;
   std::vector<uint8_t> rx;  // received bytes not yet processed: [0, rx_len)
@@ -403,10 +351,97 @@ struct Conn {
   uint64_t outstanding() const { return tx_seq - rx_seq; }
 };
 
+// ---------------------------------------------------------------- websocket
+
+size_t ws_header_len(size_t n, bool masked) {
+  return 2 + (n < 126 ? 0 : n < 65536 ? 2 : 8) + (masked ? 4 : 0);
+}
+
+// A final text frame's header for an n-byte payload; the mask key goes after it.
+uint8_t* ws_put_header(uint8_t* p, size_t n, bool masked) {
+  *p++ = 0x81;
+  uint8_t m = masked ? 0x80 : 0;
+  if (n < 126) {
+    *p++ = uint8_t(m | n);
+  } else if (n < 65536) {
+    *p++ = uint8_t(m | 126);
+    for (int i = 1; i >= 0; --i) *p++ = uint8_t(n >> (8 * i));
+  } else {
+    *p++ = uint8_t(m | 127);
+    for (int i = 7; i >= 0; --i) *p++ = uint8_t(uint64_t(n) >> (8 * i));
+  }
+  return p;
+}
+
+// The sequence number as `width` hex digits (its low bits), into p.
+void put_hex(uint8_t* p, size_t width, uint64_t seq) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = width; i-- > 0; seq >>= 4) p[i] = uint8_t(digits[seq & 15]);
+}
+
+void init_ws_conn(Conn& c, const Options& o) {
+  const size_t h = ws_header_len(o.size, false);
+  c.msg_len = h + o.size;
+  c.tx_len = ws_header_len(o.size, true) + o.size;
+  c.fixed = std::min<size_t>(o.size, 16);
+  c.tmpl.resize(c.msg_len);
+  ws_put_header(c.tmpl.data(), o.size, false);
+  for (size_t i = 0; i < o.size; ++i) c.tmpl[h + i] = uint8_t('a' + (i * 7 + size_t(c.id)) % 26);
+  std::memset(c.tmpl.data() + h, '0', c.fixed);
+}
+
+// n client frames for messages tx_seq.., each with its own mask key.
+void ws_enqueue(Conn& c, uint8_t* p, uint64_t n, size_t size) {
+  const size_t h = c.msg_len - size;  // the reply's header: the payload starts there in tmpl
+  for (uint64_t k = 0; k < n; ++k) {
+    p = ws_put_header(p, size, true);
+    uint64_t x = (c.tx_seq + 1) * 0x9E3779B97F4A7C15ull ^ uint64_t(c.id);
+    uint8_t mask[4] = {uint8_t(x >> 56), uint8_t(x >> 40), uint8_t(x >> 24), uint8_t(x >> 8)};
+    std::memcpy(p, mask, 4);
+    p += 4;
+    std::memcpy(p, c.tmpl.data() + h, size);
+    put_hex(p, c.fixed, c.tx_seq);
+    for (size_t i = 0; i < size; ++i) p[i] ^= mask[i & 3];
+    p += size;
+    ++c.tx_seq;
+  }
+}
+
+// Whether a reply frame is the echo of message rx_seq; else *where says what differs.
+bool ws_check(const Conn& c, const uint8_t* m, size_t size, std::string* where) {
+  const size_t h = c.msg_len - size;
+  uint8_t seq[16];
+  put_hex(seq, c.fixed, c.rx_seq);
+  if (std::memcmp(m, c.tmpl.data(), h) != 0) {
+    *where = fmt::format("frame header 0x{:02x} 0x{:02x}", m[0], m[1]);
+    return false;
+  }
+  if (std::memcmp(m + h, seq, c.fixed) != 0) {
+    *where = fmt::format("sequence number (got '{}')", std::string_view(reinterpret_cast<const char*>(m + h), c.fixed));
+    return false;
+  }
+  for (size_t i = c.fixed; i < size; ++i) {
+    if (m[h + i] != c.tmpl[h + i]) {
+      *where = fmt::format("payload byte {} (got 0x{:02x}, want 0x{:02x})", i, m[h + i], c.tmpl[h + i]);
+      return false;
+    }
+  }
+  return true;
+}
+
 void init_conn(Conn& c, int fd, int id, const Options& o) {
   c.fd = fd;
   c.id = id;
+  if (!o.websocket.empty()) {
+    init_ws_conn(c, o);
+    size_t window_bytes = size_t(o.window) * c.tx_len;
+    c.tx.reserve(std::min<size_t>(window_bytes, 1 << 20));
+    c.rx.resize(std::max(c.msg_len, std::min<size_t>(size_t(o.window) * c.msg_len, 64 << 10)));
+    c.sent.resize(size_t(o.window));
+    return;
+  }
   c.msg_len = size_t(o.header) + o.size;
+  c.tx_len = c.msg_len;
   c.fixed = o.size >= 16 ? 16 : 8;
   c.tmpl.resize(c.msg_len);
   uint64_t len = o.size;
@@ -458,8 +493,13 @@ void Worker::enqueue(Conn& c, uint64_t n, int64_t t) {
     c.tx_off = 0;
   }
   size_t at = c.tx.size();
-  c.tx.resize(at + n * c.msg_len);
+  c.tx.resize(at + n * c.tx_len);
   uint8_t* p = c.tx.data() + at;
+  if (!opt_.websocket.empty()) {
+    for (uint64_t k = 0; k < n; ++k) c.sent[(c.tx_seq + k) % c.sent.size()] = t;
+    ws_enqueue(c, p, n, opt_.size);
+    return;
+  }
   const size_t payload = size_t(opt_.header);
   for (uint64_t k = 0; k < n; ++k, p += c.msg_len) {
     std::memcpy(p, c.tmpl.data(), c.msg_len);
@@ -504,6 +544,15 @@ bool Worker::flush(Conn& c) {
 
 // Checks one echoed message against the one sent with the same sequence number.
 bool Worker::check(Conn& c, const uint8_t* m) {
+  if (!opt_.websocket.empty()) {
+    std::string where;
+    if (ws_check(c, m, opt_.size, &where)) return true;
+    sh_.mismatches.fetch_add(1);
+    if (reported_mismatches_++ < 5)
+      fmt::print(stderr, "tern_load_client: data mismatch on connection #{}, message {}: {}\n", c.id,
+                 c.rx_seq, where);
+    return false;
+  }
   const size_t h = size_t(opt_.header);
   int64_t ts = 0;
   uint64_t seq = c.rx_seq;
@@ -564,8 +613,7 @@ bool Worker::on_readable(Conn& c, int phase) {
       return false;
     }
     if (phase == kMeasure) {
-      int64_t sent_at;
-      std::memcpy(&sent_at, m + opt_.header, 8);
+      int64_t sent_at = c.sent[c.rx_seq % c.sent.size()];  // check() matched it to the payload's
       bool count_it = true;
       if (opt_.count) {
         uint64_t k = sh_.counted.fetch_add(1, std::memory_order_relaxed);
@@ -754,6 +802,59 @@ std::vector<int> connect_all(const Options& o) {
   return fds;
 }
 
+// Upgrades every connection (GET path, Upgrade: websocket) and waits up to
+// kConnectTimeout for each 101 answer; returns, per connection, the bytes that
+// came after the answer's head.
+std::vector<std::string> ws_handshake_all(const std::vector<int>& fds, const Options& o) {
+  const std::string request = fmt::format(
+      "GET {} HTTP/1.1\r\nHost: {}:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      o.websocket, o.host, o.port);
+  const int64_t deadline = now_ns() + kConnectTimeout;
+  std::vector<pollfd> pfds;
+  for (int fd : fds) {
+    size_t off = 0;
+    while (off < request.size()) {  // a few hundred bytes into an empty socket: at once, in practice
+      ssize_t n = ::send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
+      if (n > 0) {
+        off += size_t(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        pollfd w{fd, POLLOUT, 0};
+        poll(&w, 1, 10);
+        if (now_ns() > deadline) die(1, "websocket handshake: could not send the request");
+      } else {
+        die(1, fmt::format("websocket handshake: send: {}", errno_text(errno)));
+      }
+    }
+    pfds.push_back(pollfd{fd, POLLIN, 0});
+  }
+  std::vector<std::string> got(fds.size()), rest(fds.size());
+  size_t left = fds.size();
+  while (left > 0) {
+    if (now_ns() > deadline)
+      die(1, fmt::format("websocket handshake: {} of {} connections had no answer within {} s", left,
+                         fds.size(), kConnectTimeout / kSecond));
+    int k = poll(pfds.data(), pfds.size(), 50);
+    if (k < 0 && errno != EINTR) die(1, fmt::format("poll: {}", errno_text(errno)));
+    for (size_t i = 0; i < pfds.size(); ++i) {
+      if (pfds[i].fd < 0 || !(pfds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+      char buf[4096];
+      ssize_t n = ::recv(pfds[i].fd, buf, sizeof buf, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n <= 0) die(1, fmt::format("websocket handshake: connection #{} closed by the server", i));
+      got[i].append(buf, size_t(n));
+      size_t end = got[i].find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      if (got[i].rfind("HTTP/1.1 101", 0) != 0)
+        die(1, fmt::format("websocket handshake refused: {}", got[i].substr(0, got[i].find("\r\n"))));
+      rest[i] = got[i].substr(end + 4);
+      pfds[i].fd = -1;  // poll skips it
+      --left;
+    }
+  }
+  return rest;
+}
+
 // ---------------------------------------------------------------- output
 
 std::string json_string(std::string_view s) {
@@ -794,6 +895,8 @@ int main(int argc, char** argv) {
     die(1, fmt::format("cannot read /proc/{}/stat (is --server-pid right?)", opt.server_pid));
 
   std::vector<int> fds = connect_all(opt);
+  std::vector<std::string> early;  // WebSocket: bytes that came with the 101 answer
+  if (!opt.websocket.empty()) early = ws_handshake_all(fds, opt);
 
   Shared sh(opt);
   std::vector<std::unique_ptr<Worker>> workers;
@@ -801,7 +904,13 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < fds.size(); ++i) workers[i % workers.size()]->conns.emplace_back();
   for (size_t i = 0; i < fds.size(); ++i) {
     Worker& w = *workers[i % workers.size()];
-    init_conn(w.conns[i / workers.size()], fds[i], int(i), opt);
+    Conn& c = w.conns[i / workers.size()];
+    init_conn(c, fds[i], int(i), opt);
+    if (i < early.size() && !early[i].empty()) {
+      if (early[i].size() > c.rx.size()) die(1, "websocket: the server sent frames before any message");
+      std::memcpy(c.rx.data(), early[i].data(), early[i].size());
+      c.rx_len = early[i].size();
+    }
   }
 
   const int64_t t0 = now_ns();

@@ -19,11 +19,46 @@ check() {  # check NAME CONDITION-EXIT-CODE
 }
 
 cat >"$WORK/echo.py" <<'PY'
-# echo.py PORTFILE [echo|corrupt|close]: echoes bytes as they come (so any
-# framing round-trips); binds a free port on 127.0.0.1 and writes it to PORTFILE.
-import asyncio, os, sys
+# echo.py PORTFILE [echo|corrupt|close|ws|wscorrupt]: echoes bytes as they
+# come (so any framing round-trips), or (ws*) upgrades to WebSocket and echoes
+# each masked client frame unmasked; binds a free port on 127.0.0.1 and writes
+# it to PORTFILE.
+import asyncio, base64, hashlib, os, struct, sys
 portfile, mode = sys.argv[1], sys.argv[2]
+async def handle_ws(r, w):
+    head = (await r.readuntil(b"\r\n\r\n")).decode()
+    key = next(l.split(":", 1)[1].strip() for l in head.split("\r\n") if l.lower().startswith("sec-websocket-key:"))
+    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+    w.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+    n = 0
+    try:
+        while True:
+            b0, b1 = await r.readexactly(2)
+            size = b1 & 0x7F
+            if size == 126:
+                size = struct.unpack("!H", await r.readexactly(2))[0]
+            elif size == 127:
+                size = struct.unpack("!Q", await r.readexactly(8))[0]
+            if not b1 & 0x80 or b0 != 0x81:
+                break  # clients must mask; only final text frames are expected
+            mask = await r.readexactly(4)
+            data = bytearray(await r.readexactly(size))
+            for i in range(size):
+                data[i] ^= mask[i % 4]
+            n += 1
+            if mode == "wscorrupt" and n == 200:
+                data[-1] ^= 0x01
+            hdr = bytes([0x81]) + (bytes([size]) if size < 126 else bytes([126]) + struct.pack("!H", size))
+            w.write(hdr + bytes(data))
+            await w.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        w.close()
 async def handle(r, w):
+    if mode.startswith("ws"):
+        return await handle_ws(r, w)
     n = 0
     try:
         while data := await r.read(65536):
@@ -84,6 +119,21 @@ start_server close
 "$CLIENT" --port "$PORT" --connections 2 --duration 2 --warmup 0 >/dev/null 2>"$WORK/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "closed by the server" "$WORK/err"
 check "connection closed by the server: exit 1 (rc $rc: $(cat "$WORK/err"))" $?
+
+# 5. WebSocket: handshake, masked text frames echoed; then a corrupted echo is caught.
+start_server ws
+out=$("$CLIENT" --port "$PORT" --websocket /echo --connections 4 --size 16 --window 1 --duration 1 \
+  --warmup 0.2 --server-pid "$SERVER" --bench http.ws_selftest --impl python 2>"$WORK/err"); rc=$?
+python3 - "$out" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["messages"] > 100 and r["errors"] == 0 and 0 < r["p50_us"] <= r["p99_us"], r
+PY
+check "websocket run: one sane JSON line, exit 0 (rc $rc: $out $(cat "$WORK/err"))" $(( rc | $? ))
+start_server wscorrupt
+out=$("$CLIENT" --port "$PORT" --websocket /echo --connections 2 --size 40 --duration 2 --warmup 0 2>"$WORK/err"); rc=$?
+[ $rc -eq 1 ] && grep -q "data mismatch.*payload byte 39" "$WORK/err"
+check "websocket data mismatch: exit 1 (rc $rc: $(cat "$WORK/err"))" $?
 
 # 4. Nobody listening: gives up after 5 s with exit 1.
 FREE=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
