@@ -25,8 +25,13 @@ case "$suite" in
     # swoole is not a Debian package: its figures are in docs/benchmarks.md.
     programs=("bash bench/server/run.sh")
     ;;
+  http)
+    # wrk against tern's Http server (C++ and Lua), nginx, and skynet's httpd on
+    # tern; tern_load_client for the WebSocket echo. nginx runs in the same run.
+    programs=("bash bench/http/run.sh")
+    ;;
   *)
-    echo "bench: unknown suite '$suite' (known: core, lua, net, server)" >&2
+    echo "bench: unknown suite '$suite' (known: core, lua, net, server, http)" >&2
     exit 2
     ;;
 esac

@@ -12,6 +12,7 @@ packages=(
   libbenchmark-dev
   libhttp-parser-dev libboost-dev
   libcaf-dev
+  wrk nginx
   clang libclang-rt-14-dev
 )
 
