@@ -144,7 +144,7 @@ for lang in cpp lua; do
     wanted "$impl" || continue
     port=$(free_port)
     if [ "$lang" = cpp ]; then
-      "$build/examples/tern_http_hello" 127.0.0.1 "$port" "$mode" 2 >/dev/null 2>"$tmp/server.err" &
+      "$build/examples/tern_http_hello" --host 127.0.0.1 --port "$port" --mode "$mode" --workers 2 >/dev/null 2>"$tmp/server.err" &
     else
       "$build/tern-server" examples/server/http_hello.lua "$port" "$mode" 2 >/dev/null 2>"$tmp/server.err" &
     fi
@@ -177,7 +177,7 @@ for lang in cpp lua; do
     wanted "$impl" || continue
     port=$(free_port)
     if [ "$lang" = cpp ]; then
-      "$build/examples/tern_ws_echo" 127.0.0.1 "$port" "$mode" 2 >/dev/null 2>"$tmp/server.err" &
+      "$build/examples/tern_ws_echo" --host 127.0.0.1 --port "$port" --mode "$mode" --workers 2 >/dev/null 2>"$tmp/server.err" &
     else
       "$build/tern-server" examples/server/ws_echo.lua "$port" "$mode" 2 >/dev/null 2>"$tmp/server.err" &
     fi
