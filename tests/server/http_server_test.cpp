@@ -268,6 +268,12 @@ TEST_P(HttpServer, KeepAliveServesThreeRequestsOnOneConnection) {
     if (i == 0) first = r.body;
     EXPECT_EQ(r.body, first) << "same fd, same worker";
   }
+  // Connection: close from the client: answered, then closed.
+  ASSERT_TRUE(send_all(fd, get("/fd", "Connection: close\r\n")));
+  response last = read_response(fd, buf);
+  EXPECT_EQ(last.body, first);
+  EXPECT_EQ(lower(last.header("connection")), "close");
+  EXPECT_TRUE(wait_eof(fd, 3000));
 }
 
 TEST_P(HttpServer, PipelinedRequestsAreAnsweredInOrder) {
