@@ -93,15 +93,9 @@ bool http_server::start() {
                                 "takes no packet framing",
                                 l.port));
   }
-  // One connection's requests must reach one worker (its parser is there).
-  auto dm = d.cfg.dispatch;
-  if (d.run_mode == mode::process &&
-      (dm == dispatch_mode::round_robin || dm == dispatch_mode::preemptive || dm == dispatch_mode::stream)) {
-    d.log(log_level::info, fmt::format("http_server: dispatch_mode {} spreads a connection over workers; using 2 "
-                                       "(fd modulo) so that each connection stays with one worker",
-                                       int(dm)));
-    d.cfg.dispatch = dispatch_mode::fd_modulo;
-  }
+  // One connection's requests must reach one worker (its parser is there):
+  // prepare() turns dispatch modes 1, 3, 7 into 2, with a log line.
+  d.connection_affine = http_->ws ? "websocket_server" : "http_server";
   http_impl& h = *http_;
   h.limits.max_header_bytes = d.cfg.http_max_header_size;
   h.limits.max_header_count = d.cfg.http_max_header_count;
@@ -141,6 +135,7 @@ bool http_server::start() {
   on_worker_start = h.user_worker_start;
   on_receive = saved_receive;
   d.on_peer = nullptr;
+  d.connection_affine = nullptr;
   return ok;
 }
 

@@ -257,6 +257,10 @@ struct server::impl {
   // Called in the worker before on_connect with the connection's peer
   // (PROCESS: carried in the ev_connect frame).
   std::function<void(int fd, const peer_info&)> on_peer;
+  // Set by a layer that keeps per-connection state in the worker (its name,
+  // for the log): prepare() then turns dispatch modes 1, 3 and 7, which
+  // spread one connection's packets over workers, into 2.
+  const char* connection_affine = nullptr;
 
   // --- server_task.cpp: task workers, pipe messages, user processes ----------
   std::vector<std::function<void(server&)>> user_bodies;  // add_process()

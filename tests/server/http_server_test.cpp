@@ -510,6 +510,26 @@ TEST_F(HttpLimits, TooManyHeadersGet431) {
   EXPECT_TRUE(wait_eof(fd, 3000));
 }
 
+TEST_F(HttpLimits, RoundRobinDispatchBecomesFdModulo) {
+  start_app(mode::process, {{"dispatch_mode", int64_t(1)}, {"log_level", int64_t(2)}, {"log_file", dir + "/log"}});
+  int fd = client();
+  std::string buf, first;
+  for (int i = 0; i < 4; ++i) {  // each request in pieces: one parser must see them all
+    std::string req = get("/fd");
+    for (size_t at = 0; at < req.size(); at += 7) {
+      ASSERT_TRUE(send_all(fd, req.substr(at, 7)));
+      std::this_thread::sleep_for(5ms);
+    }
+    response r = read_response(fd, buf);
+    ASSERT_EQ(r.status, 200) << i;
+    if (i == 0) first = r.body;
+    EXPECT_EQ(r.body, first);
+  }
+  EXPECT_NE(read_file(dir + "/log").find("dispatch_mode 1 spreads a connection over workers; using 2"),
+            std::string::npos)
+      << read_file(dir + "/log");
+}
+
 TEST_F(HttpLimits, GarbageGets400AndTheClose) {
   start_app(mode::base);
   int fd = client();
