@@ -26,7 +26,6 @@
 #include <utility>
 #include <vector>
 
-#include "http/websocket.hpp"
 #include "server/lua_server.hpp"
 #include "tern/server/http.hpp"
 
@@ -268,7 +267,7 @@ int lis_established(lua_State* L) {
 
 // server.websocketAcceptKey(key): Sec-WebSocket-Accept, for HandShake callbacks.
 int laccept_key(lua_State* L) {
-  std::string k = tern::http::ws::accept_key(str(L, 1));
+  std::string k = websocket_server::accept_key(str(L, 1));
   lua_pushlstring(L, k.data(), k.size());
   return 1;
 }

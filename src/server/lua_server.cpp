@@ -299,8 +299,14 @@ int lon(lua_State* L) {
 int lstart(lua_State* L) {
   server& s = srv(L);
   handle* h = check(L);
-  if (h->k != kind::plain) wire_http(h);
-  if (!s.start()) return luaL_error(L, "start: %s", s.error().c_str());
+  bool started;
+  if (h->k == kind::plain) {
+    started = s.start();
+  } else {  // http_server::start hides server::start (not virtual): it installs the HTTP layer
+    wire_http(h);
+    started = static_cast<http_server&>(s).start();
+  }
+  if (!started) return luaL_error(L, "start: %s", s.error().c_str());
   lua_pushboolean(L, 1);
   return 1;
 }
