@@ -11,6 +11,16 @@ namespace {
 
 std::string mode_name(const ::testing::TestParamInfo<mode>& p) { return p.param == mode::process ? "Process" : "Base"; }
 
+// Whether a line of `text` is fd.
+bool has_fd_line(const std::string& text, int fd) {
+  std::string all = "\n";
+  all += text;
+  std::string line = "\n";
+  line += std::to_string(fd);
+  line += '\n';
+  return all.find(line) != std::string::npos;
+}
+
 class WebSocketServer : public ServerFixture, public ::testing::WithParamInterface<mode> {
  protected:
   void start_ws(mode m, setting_map extra = {}, std::function<void(websocket_server&)> more = nullptr) {
@@ -102,9 +112,8 @@ TEST_P(WebSocketServer, ClientCloseIsEchoedAndOnCloseRuns) {
   EXPECT_EQ(m.op, ws::opcode::close);
   EXPECT_EQ(m.code, 1000);
   EXPECT_TRUE(wait_eof(clients.back(), 3000));
-  EXPECT_TRUE(eventually([&] {  // (the readiness probe's connection is in there too)
-    return ("\n" + read_file(dir + "/closed")).find("\n" + std::to_string(fd) + "\n") != std::string::npos;
-  })) << read_file(dir + "/closed");
+  // (the readiness probe's connection is in there too)
+  EXPECT_TRUE(eventually([&] { return has_fd_line(read_file(dir + "/closed"), fd); })) << read_file(dir + "/closed");
 }
 
 TEST_P(WebSocketServer, ProtocolErrorsCloseWithTheirCodes) {
@@ -144,9 +153,7 @@ TEST_P(WebSocketServer, PushToAnotherConnectionAndDisconnect) {
   EXPECT_EQ(m.data, "bye");
   EXPECT_TRUE(wait_eof(b_sock, 3000));
   // b is gone: a push to it fails (the worker that owned it knows).
-  EXPECT_TRUE(eventually([&] {
-    return ("\n" + read_file(dir + "/closed")).find("\n" + std::to_string(bfd) + "\n") != std::string::npos;
-  }));
+  EXPECT_TRUE(eventually([&] { return has_fd_line(read_file(dir + "/closed"), bfd); }));
   if (GetParam() == mode::base) {
     ASSERT_TRUE(a->send(ws::opcode::text, "to:" + std::to_string(bfd) + ":again"));
     EXPECT_EQ(a->next().data, "failed");
