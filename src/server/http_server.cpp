@@ -47,7 +47,8 @@ bool accepts_gzip(std::string_view v) {
     if (http::iequals(trim(item.substr(0, semi)), "gzip")) {
       if (semi == std::string_view::npos) return true;
       std::string_view q = trim(item.substr(semi + 1));
-      if (q.size() >= 2 && (q[0] == 'q' || q[0] == 'Q') && q[1] == '=') return std::strtod(std::string(q.substr(2)).c_str(), nullptr) > 0;
+      if (q.size() >= 2 && (q[0] == 'q' || q[0] == 'Q') && q[1] == '=')
+        return std::strtod(std::string(q.substr(2)).c_str(), nullptr) > 0;
       return true;
     }
     if (comma == std::string_view::npos) break;

@@ -157,6 +157,12 @@ class HttpServer : public ServerFixture, public ::testing::WithParamInterface<mo
       // neither ended nor held
     } else if (p == "/throw") {
       throw std::runtime_error("handler failure");
+    } else if (p == "/twice") {  // what a response says once it has ended
+      bool before = resp.is_writable();
+      resp.end("once");
+      bool again = resp.end("twice") || resp.write("x") || resp.header("X-Late", "1") || resp.status(201) ||
+                   resp.is_writable();
+      append_file(dir + "/twice", std::string(before ? "writable" : "not writable") + (again ? " again" : " ended"));
     } else if (p == "/fd") {
       resp.end(std::to_string(req.fd) + " " + std::to_string(s.worker_id()));
     } else {
@@ -476,6 +482,10 @@ TEST_P(HttpServer, RedirectAndServerErrors) {
   EXPECT_EQ(go.status, 301);
   EXPECT_EQ(go.header("location"), "/there");
   EXPECT_EQ(go.body, "");
+  response once = ask("/twice");
+  EXPECT_EQ(once.body, "once");
+  EXPECT_FALSE(once.has("x-late"));
+  EXPECT_TRUE(eventually([&] { return read_file(dir + "/twice") == "writable ended"; })) << read_file(dir + "/twice");
   response forgot = ask("/forget");
   EXPECT_EQ(forgot.status, 500);
   EXPECT_EQ(ask("/echo").status, 200);  // the same connection serves on

@@ -11,6 +11,16 @@ namespace {
 
 std::string mode_name(const ::testing::TestParamInfo<mode>& p) { return p.param == mode::process ? "Process" : "Base"; }
 
+// Whether a line of `text` is fd.
+bool has_fd_line(const std::string& text, int fd) {
+  std::string all = "\n";
+  all += text;
+  std::string line = "\n";
+  line += std::to_string(fd);
+  line += '\n';
+  return all.find(line) != std::string::npos;
+}
+
 class WebSocketServer : public ServerFixture, public ::testing::WithParamInterface<mode> {
  protected:
   void start_ws(mode m, setting_map extra = {}, std::function<void(websocket_server&)> more = nullptr) {
@@ -32,6 +42,10 @@ class WebSocketServer : public ServerFixture, public ::testing::WithParamInterfa
           srv.push(f.fd, srv.is_established(f.fd) ? "yes" : "no");
         } else if (f.opcode == tern::server::WEBSOCKET_OPCODE_PING) {  // open_websocket_ping_frame
           srv.push(f.fd, "ping:" + f.data);
+        } else if (f.opcode == tern::server::WEBSOCKET_OPCODE_PONG) {  // open_websocket_pong_frame
+          srv.push(f.fd, "pong:" + f.data);
+        } else if (f.opcode == tern::server::WEBSOCKET_OPCODE_CLOSE) {  // open_websocket_close_frame
+          srv.disconnect(f.fd, f.code, "seen " + f.data);
         } else {
           srv.push(f.fd, f.data, f.opcode);
         }
@@ -102,9 +116,8 @@ TEST_P(WebSocketServer, ClientCloseIsEchoedAndOnCloseRuns) {
   EXPECT_EQ(m.op, ws::opcode::close);
   EXPECT_EQ(m.code, 1000);
   EXPECT_TRUE(wait_eof(clients.back(), 3000));
-  EXPECT_TRUE(eventually([&] {  // (the readiness probe's connection is in there too)
-    return ("\n" + read_file(dir + "/closed")).find("\n" + std::to_string(fd) + "\n") != std::string::npos;
-  })) << read_file(dir + "/closed");
+  // (the readiness probe's connection is in there too)
+  EXPECT_TRUE(eventually([&] { return has_fd_line(read_file(dir + "/closed"), fd); })) << read_file(dir + "/closed");
 }
 
 TEST_P(WebSocketServer, ProtocolErrorsCloseWithTheirCodes) {
@@ -144,9 +157,7 @@ TEST_P(WebSocketServer, PushToAnotherConnectionAndDisconnect) {
   EXPECT_EQ(m.data, "bye");
   EXPECT_TRUE(wait_eof(b_sock, 3000));
   // b is gone: a push to it fails (the worker that owned it knows).
-  EXPECT_TRUE(eventually([&] {
-    return ("\n" + read_file(dir + "/closed")).find("\n" + std::to_string(bfd) + "\n") != std::string::npos;
-  }));
+  EXPECT_TRUE(eventually([&] { return has_fd_line(read_file(dir + "/closed"), bfd); }));
   if (GetParam() == mode::base) {
     ASSERT_TRUE(a->send(ws::opcode::text, "to:" + std::to_string(bfd) + ":again"));
     EXPECT_EQ(a->next().data, "failed");
@@ -160,6 +171,32 @@ TEST_P(WebSocketServer, PingFrameDeliveredWhenAskedFor) {
   ws_message m = c->next();
   EXPECT_EQ(m.op, ws::opcode::text);  // the handler's answer, no automatic pong before it
   EXPECT_EQ(m.data, "ping:p");
+}
+
+TEST_P(WebSocketServer, PongsReachOnMessageOnlyWhenAskedFor) {
+  start_ws(GetParam());
+  auto [c, fd] = open_client();
+  ASSERT_TRUE(c->send(ws::opcode::pong, "unasked"));
+  ASSERT_TRUE(c->send(ws::opcode::text, "after"));
+  EXPECT_EQ(c->next().data, "after");  // the pong was not delivered
+  stop_server(servers.back());
+  servers.clear();
+  port = free_port();
+  start_ws(GetParam(), {{"open_websocket_pong_frame", true}});
+  auto [c2, fd2] = open_client();
+  ASSERT_TRUE(c2->send(ws::opcode::pong, "asked"));
+  EXPECT_EQ(c2->next().data, "pong:asked");
+}
+
+TEST_P(WebSocketServer, CloseFrameReachesOnMessageWhenAskedFor) {
+  start_ws(GetParam(), {{"open_websocket_close_frame", true}});
+  auto [c, fd] = open_client();
+  ASSERT_TRUE(c->send(ws::opcode::close, ws::close_payload(4001, "done")));
+  ws_message m = c->next();  // the handler's answer (disconnect), not an automatic echo
+  EXPECT_EQ(m.op, ws::opcode::close);
+  EXPECT_EQ(m.code, 4001);
+  EXPECT_EQ(m.data, "seen done");
+  EXPECT_TRUE(wait_eof(clients.back(), 3000));
 }
 
 TEST_P(WebSocketServer, OnHandshakeRefusesOrAccepts) {
