@@ -75,10 +75,15 @@ struct response_access {
     s.minor_ = p->http_minor;
     s.keep_alive_ = http_should_keep_alive(p) != 0;
     s.upgrade_ = p->upgrade != 0;
-    // Interim responses are not reported; their headers are dropped when the
-    // final response begins.
-    if (s.status_ >= 200 || s.status_ == 101) s.head_done_ = true;
-    return s.no_body_ && s.head_done_ ? 1 : 0;  // 1: skip the body
+    if (s.status_ < 100) {  // libhttp-parser takes any number
+      s.fail("invalid status code");
+      return -1;
+    }
+    // Interim responses are not reported (their headers are dropped when the
+    // final response begins) and have no body, whatever their headers say.
+    if (s.status_ < 200 && s.status_ != 101) return 1;  // 1: skip the body
+    s.head_done_ = true;
+    return s.no_body_ ? 1 : 0;
   }
 
   static int on_body(http_parser* p, const char* at, std::size_t n) {
