@@ -28,7 +28,7 @@ function routes.chunked(write)
   local i = 0
   httpd.write_response(write, 200, function()
     i = i + 1
-    if parts[i] then skynet.sleep(1) end  -- separate writes reach the client apart
+    if parts[i] then skynet.sleep(3) end  -- separate writes reach the client apart
     return parts[i]
   end, { ["x-kind"] = "chunked" })
 end
