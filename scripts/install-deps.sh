@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libhttp-parser-dev libboost-dev
+  zlib1g-dev
   libcaf-dev
   clang libclang-rt-14-dev
 )

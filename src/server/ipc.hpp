@@ -70,7 +70,7 @@ inline void append_frame(std::string& out, const header& h, std::string_view chu
 
 enum type : uint8_t {
   // master -> worker
-  ev_connect = 1,
+  ev_connect = 1,  // payload: wire_peer + the remote ip
   ev_receive = 2,
   ev_close = 3,
   ev_buffer_full = 4,
@@ -96,6 +96,12 @@ struct wire_info {
   uint32_t uid;
   int64_t connect_time, last_time, last_recv_time, last_send_time;
   uint64_t recv_bytes, send_bytes;
+};
+
+// ev_connect's payload (followed by the remote ip's bytes): who connected,
+// for a protocol layer in the worker (http_server's remote_addr, ...).
+struct wire_peer {
+  int32_t port_index, remote_port, server_port, reserved;
 };
 
 inline bool is_query(uint8_t t) { return t >= cmd_exists; }

@@ -293,6 +293,15 @@ bool server::impl::prepare() {
     own_log_fd = true;
   }
 
+  auto dm = cfg.dispatch;
+  if (connection_affine && run_mode == mode::process &&
+      (dm == dispatch_mode::round_robin || dm == dispatch_mode::preemptive || dm == dispatch_mode::stream)) {
+    log(log_level::info, fmt::format("{}: dispatch_mode {} spreads a connection over workers; using 2 (fd modulo) "
+                                     "so that each connection stays with one worker",
+                                     connection_affine, int(dm)));
+    cfg.dispatch = dispatch_mode::fd_modulo;
+  }
+
   if (!cfg.pid_file.empty()) {
     pid_t pid = read_pid_file(cfg.pid_file);
     if (pid > 0 && pid != getpid() && process_alive(pid))

@@ -159,6 +159,13 @@ void server::impl::deliver(connection& c, uint8_t type, std::string_view data) {
   if (run_mode == mode::process) {
     if (type != ipc::ev_receive && !hash_dispatch()) return;
     int w = pick_worker(c, type == ipc::ev_receive);
+    if (type == ipc::ev_connect) {  // the peer rides along (impl::on_peer, read in the worker)
+      ipc::wire_peer wp{int32_t(c.port_index), int32_t(c.port), int32_t(c.server_port), 0};
+      std::string payload(reinterpret_cast<const char*>(&wp), sizeof wp);
+      payload += c.ip;
+      to_worker(w, type, c.session, c.reactor, payload);
+      return;
+    }
     to_worker(w, type, c.session, c.reactor, data);
     return;
   }
@@ -166,6 +173,7 @@ void server::impl::deliver(connection& c, uint8_t type, std::string_view data) {
   const int fd = c.session, rid = c.reactor;
   switch (type) {
     case ipc::ev_connect:
+      if (on_peer) run_callback("on_connect", [&] { on_peer(fd, peer_info{c.ip, c.port, c.server_port, c.port_index}); });
       if (s.on_connect) run_callback("on_connect", [&] { s.on_connect(s, fd, rid); });
       break;
     case ipc::ev_receive:

@@ -10,8 +10,11 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -111,7 +114,16 @@ inline constexpr uint32_t kInboxOwner = 0xFFFFFFFEu;    // the inbox doorbell (B
 struct child_spec;  // manager.hpp
 struct task_state;  // server_task.cpp
 
-int64_t now_ms();  // wall clock, ms since the epoch
+int64_t now_ms();     // wall clock, ms since the epoch
+int64_t steady_ms();  // monotonic ms (timers)
+
+// Who a new connection is, for a protocol layer in the worker (http_server).
+struct peer_info {
+  std::string ip;
+  int port = 0;
+  int server_port = 0;
+  int port_index = 0;
+};
 
 struct server::impl {
   explicit impl(server* s) : self(s) {}
@@ -224,6 +236,31 @@ struct server::impl {
   bool tls_send(connection& c, std::string_view data, std::string* why);
   void tls_goodbye(connection& c);  // close_notify before a graceful close
   void client_plain(const connection_ptr& c, const char* data, size_t size);
+
+  // --- server_timer.cpp: tick / after in workers and task workers -----------
+  struct timer {
+    int64_t due = 0;   // steady_ms()
+    int interval = 0;  // ms; 0: once (after)
+    std::shared_ptr<std::function<void(server&, int)>> fn;
+  };
+  std::unordered_map<int, timer> timers;
+  std::set<std::pair<int64_t, int>> timer_queue;  // (due, id), soonest first
+  int last_timer_id = 0;
+  int add_timer(int ms, bool repeat, std::function<void(server&, int)> fn);
+  // The poll timeout that wakes the loop for the next timer: `cap` (-1: no
+  // limit) or less.
+  int timer_timeout(int cap) const;
+  void run_timers();    // those due, on the process's main thread
+  void clear_timers();  // a forked child: its parent's timers are not its own
+
+  // --- a protocol layer over the connection callbacks (http_server) ---------
+  // Called in the worker before on_connect with the connection's peer
+  // (PROCESS: carried in the ev_connect frame).
+  std::function<void(int fd, const peer_info&)> on_peer;
+  // Set by a layer that keeps per-connection state in the worker (its name,
+  // for the log): prepare() then turns dispatch modes 1, 3 and 7, which
+  // spread one connection's packets over workers, into 2.
+  const char* connection_affine = nullptr;
 
   // --- server_task.cpp: task workers, pipe messages, user processes ----------
   std::vector<std::function<void(server&)>> user_bodies;  // add_process()

@@ -554,6 +554,7 @@ void enter_child(server::impl& d, int id, role r) {
   signal(SIGUSR2, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   d.stop_self = d.recycle = false;
+  d.clear_timers();
   d.tstate->row(id).pid = getpid();
   d.drop_privileges();  // user/group (server_io.cpp)
 }
@@ -729,12 +730,13 @@ int server::impl::task_worker_main(int id) {
       continue;
     }
     pollfd fds[3] = {{sig_rfd, POLLIN, 0}, {t.my_inbox, POLLIN, 0}, {t.queue.rd, POLLIN, 0}};
-    int n = ::poll(fds, 3, -1);
+    int n = ::poll(fds, 3, timer_timeout(-1));
     if (n < 0) {
       if (errno == EINTR) continue;
       log(log_level::error, fmt::format("poll: {}", std::strerror(errno)));
       break;
     }
+    run_timers();  // between messages (server_timer.cpp)
     if (fds[0].revents & POLLIN) {
       char drain[64];
       while (::read(sig_rfd, drain, sizeof drain) > 0) {

@@ -94,6 +94,7 @@ void server::impl::enter_worker(int id) {
   stop_self = recycle = false;
   later.clear();
   partial.clear();
+  clear_timers();
   enter_channels(id);  // its inbox, the others' (server_task.cpp)
   drop_privileges();  // user/group (server_io.cpp)
 }
@@ -136,12 +137,13 @@ int server::impl::worker_main(int id) {
   };
   while (!g_term && !stop_self && !recycle) {
     pollfd fds[3] = {{pipe_fd, POLLIN, 0}, {sig_rfd, POLLIN, 0}, {inbox_fd(), POLLIN, 0}};
-    int n = ::poll(fds, 3, -1);
+    int n = ::poll(fds, 3, timer_timeout(-1));
     if (n < 0) {
       if (errno == EINTR) continue;
       log(log_level::error, fmt::format("poll: {}", std::strerror(errno)));
       break;
     }
+    run_timers();  // between events (server_timer.cpp)
     if (fds[1].revents & POLLIN) {
       char drain[64];
       while (::read(sig_rfd, drain, sizeof drain) > 0) {
@@ -247,6 +249,12 @@ void server::impl::handle_event(const ipc::header& h, std::string_view payload) 
       break;
     }
     case ipc::ev_connect:
+      if (on_peer && payload.size() >= sizeof(ipc::wire_peer)) {
+        ipc::wire_peer wp;
+        std::memcpy(&wp, payload.data(), sizeof wp);
+        peer_info p{std::string(payload.substr(sizeof wp)), wp.remote_port, wp.server_port, wp.port_index};
+        run_callback("on_connect", [&] { on_peer(fd, p); });
+      }
       if (s.on_connect) run_callback("on_connect", [&] { s.on_connect(s, fd, rid); });
       break;
     case ipc::ev_close:
@@ -376,7 +384,8 @@ int server::impl::base_worker_main(int id) {
   int64_t next_check = now_ms() + int64_t(interval) * 1000;
   while (!g_term && !stop_self && !recycle) {
     int timeout = interval > 0 ? int(std::max<int64_t>(0, next_check - now_ms())) : -1;
-    if (base_ss->poll_once(timeout) < 0) break;
+    if (base_ss->poll_once(timer_timeout(timeout)) < 0) break;
+    run_timers();  // between events (server_timer.cpp)
     if (inbox_pending()) inbox_ready();  // messages kept during a taskwait (server_task.cpp)
     if (interval > 0 && now_ms() >= next_check) {
       heartbeat_check();

@@ -203,6 +203,14 @@ bool set_eof(settings& s, const arg& a) {
   return true;
 }
 
+// A directory path: a non-empty string (whether it exists is start()'s check).
+bool set_dir(settings& s, const arg& a) {
+  const std::string* t = std::get_if<std::string>(&a.value);
+  if (!t || t->empty()) return bad(a, "a directory path");
+  s.upload_tmp_dir = *t;
+  return true;
+}
+
 struct rule {
   std::string_view name;
   bool (*set)(settings&, const arg&);
@@ -267,6 +275,36 @@ const rule kRules[] = {
     {"max_wait_time",
      [](settings& s, const arg& a) { return set_number(s.max_wait_time, a, 0, true); }},
     {"task_ipc_mode", [](settings& s, const arg& a) { return set_int(s.task_ipc_mode, a, 1, 3); }},
+    // http_server / websocket_server
+    {"http_parse_post", [](settings& s, const arg& a) { return set_bool(s.http_parse_post, a); }},
+    {"http_parse_cookie", [](settings& s, const arg& a) { return set_bool(s.http_parse_cookie, a); }},
+    {"http_compression", [](settings& s, const arg& a) { return set_bool(s.http_compression, a); }},
+    {"http_compression_level",
+     [](settings& s, const arg& a) { return set_int(s.http_compression_level, a, 1, 9); }},
+    {"http_compression_min_length",
+     [](settings& s, const arg& a) { return set_u32(s.http_compression_min_length, a, 0); }},
+    {"upload_tmp_dir", set_dir},
+    {"upload_max_filesize",
+     [](settings& s, const arg& a) { return set_u32(s.upload_max_filesize, a, 0); }},
+    {"document_root", [](settings& s, const arg& a) { return set_string(s.document_root, a); }},
+    {"enable_static_handler",
+     [](settings& s, const arg& a) { return set_bool(s.enable_static_handler, a); }},
+    {"http_header_timeout",
+     [](settings& s, const arg& a) { return set_number(s.http_header_timeout, a, 0, false); }},
+    {"http_idle_timeout",
+     [](settings& s, const arg& a) { return set_number(s.http_idle_timeout, a, 0, false); }},
+    {"http_max_header_size",
+     [](settings& s, const arg& a) { return set_u32(s.http_max_header_size, a, 256); }},
+    {"http_max_header_count",
+     [](settings& s, const arg& a) { return set_u32(s.http_max_header_count, a, 1); }},
+    {"websocket_max_frame_size",
+     [](settings& s, const arg& a) { return set_u32(s.websocket_max_frame_size, a, 1); }},
+    {"open_websocket_close_frame",
+     [](settings& s, const arg& a) { return set_bool(s.open_websocket_close_frame, a); }},
+    {"open_websocket_ping_frame",
+     [](settings& s, const arg& a) { return set_bool(s.open_websocket_ping_frame, a); }},
+    {"open_websocket_pong_frame",
+     [](settings& s, const arg& a) { return set_bool(s.open_websocket_pong_frame, a); }},
 };
 
 const rule* find_rule(std::string_view key) {
@@ -391,6 +429,15 @@ bool validate(const settings& s, std::string* error) {
   if (!need(in_range(s.task_ipc_mode, 1, 3), "task_ipc_mode", "an integer between 1 and 3",
             s.task_ipc_mode))
     return false;
+
+  if (!need(in_range(s.http_compression_level, 1, 9), "http_compression_level",
+            "an integer between 1 and 9", s.http_compression_level))
+    return false;
+  if (!(std::isfinite(s.http_header_timeout) && s.http_header_timeout >= 0))
+    return fail(error, "setting 'http_header_timeout' must be a number >= 0");
+  if (!(std::isfinite(s.http_idle_timeout) && s.http_idle_timeout >= 0))
+    return fail(error, "setting 'http_idle_timeout' must be a number >= 0");
+  if (s.upload_tmp_dir.empty()) return fail(error, "setting 'upload_tmp_dir' must be a directory path");
 
   // Framing.
   if (s.open_eof_check || s.open_eof_split) {

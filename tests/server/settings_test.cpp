@@ -67,6 +67,23 @@ const std::vector<key_case>& all_keys() {
       {"ssl_key_file", "/etc/ssl/key.pem"s, int64_t(2)},
       {"max_wait_time", 0.5, 0.0},
       {"task_ipc_mode", int64_t(3), int64_t(4)},
+      {"http_parse_post", false, "no"s},
+      {"http_parse_cookie", true, int64_t(2)},
+      {"http_compression", false, 0.5},
+      {"http_compression_level", int64_t(6), int64_t(10)},
+      {"http_compression_min_length", int64_t(0), int64_t(-1)},
+      {"upload_tmp_dir", "/var/tmp"s, ""s},
+      {"upload_max_filesize", int64_t(1) << 20, int64_t(-1)},
+      {"document_root", "/srv/www"s, int64_t(1)},
+      {"enable_static_handler", true, "on"s},
+      {"http_header_timeout", 0.5, -1.0},
+      {"http_idle_timeout", int64_t(30), "x"s},
+      {"http_max_header_size", int64_t(8192), int64_t(10)},
+      {"http_max_header_count", int64_t(50), int64_t(0)},
+      {"websocket_max_frame_size", int64_t(65536), int64_t(0)},
+      {"open_websocket_close_frame", true, int64_t(5)},
+      {"open_websocket_ping_frame", false, "x"s},
+      {"open_websocket_pong_frame", true, 2.0},
   };
   return cases;
 }

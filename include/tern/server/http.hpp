@@ -100,7 +100,8 @@ class http_response {
   bool is_writable() const;
   // Keeps the response open past on_request (end it later, e.g. from a
   // task's on_finish or a timer). The copy refers to the same response.
-  http_response hold() const { return http_response(st_); }
+  // (Any copy that outlives on_request holds it too.)
+  http_response hold() const;
 
  private:
   std::shared_ptr<state> st_;
@@ -167,7 +168,13 @@ class websocket_server : public http_server {
   bool push(int fd, std::string_view data, int opcode = WEBSOCKET_OPCODE_TEXT, bool finish = true);
   // Sends a close frame (code, reason) and closes the connection.
   bool disconnect(int fd, int code = 1000, std::string_view reason = {});
+  // Whether fd is an open WebSocket connection of this worker (PROCESS mode:
+  // the worker that owns the connection knows; see docs/http.md).
   bool is_established(int fd) const;
+
+  // Sec-WebSocket-Accept for a Sec-WebSocket-Key (for an on_handshake that
+  // answers 101 itself).
+  static std::string accept_key(std::string_view sec_websocket_key);
 };
 
 }  // namespace tern::server

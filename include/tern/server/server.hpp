@@ -142,6 +142,10 @@ class server {
 
   struct impl;
 
+ protected:
+  // For protocol layers built on the Server (http_server): its insides.
+  impl& internals() const { return *impl_; }
+
  private:
   std::unique_ptr<impl> impl_;
 };

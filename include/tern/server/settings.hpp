@@ -64,6 +64,26 @@ struct settings {
   double max_wait_time = 3;          // seconds a reloading worker gets to finish (> 0)
   int task_ipc_mode = 1;             // 1: unix socket to a chosen task worker, 2: same, 3: queue (any idle)
 
+  // http_server / websocket_server (include/tern/server/http.hpp); a plain
+  // server ignores them. package_max_length is the request body limit there.
+  bool http_parse_post = true;        // urlencoded / multipart bodies into request.post
+  bool http_parse_cookie = true;      // the Cookie header into request.cookie
+  bool http_compression = true;       // gzip for clients that accept it
+  int http_compression_level = 1;     // 1 (fast) .. 9 (small)
+  uint32_t http_compression_min_length = 20;  // bodies shorter than this stay plain
+  std::string upload_tmp_dir = "/tmp";
+  uint32_t upload_max_filesize = 0;   // bytes of one uploaded file; 0: package_max_length only
+  std::string document_root;
+  bool enable_static_handler = false;
+  double http_header_timeout = 10;    // seconds to receive a request head once it started; 0: none
+  double http_idle_timeout = 60;      // seconds between requests on a kept-alive connection; 0: none
+  uint32_t http_max_header_size = 16 * 1024;  // request line + headers -> 431
+  uint32_t http_max_header_count = 100;       // headers -> 431
+  uint32_t websocket_max_frame_size = 2 * 1024 * 1024;  // payload of a frame or message -> 1009
+  bool open_websocket_close_frame = false;  // close frames reach on_message
+  bool open_websocket_ping_frame = false;   // pings reach on_message (no automatic pong)
+  bool open_websocket_pong_frame = false;   // pongs reach on_message
+
   bool operator==(const settings&) const = default;
 };
 
