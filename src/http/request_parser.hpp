@@ -104,6 +104,11 @@ class request_parser {
   // Back to the initial state (a new connection).
   void reset();
 
+  // Limits for the bytes fed from now on (skynet's httpd takes the body limit
+  // per read_request call, on a connection that may already be parsed).
+  void set_limits(const parser_limits& limits) noexcept { limits_ = limits; }
+  const parser_limits& limits() const noexcept { return limits_; }
+
   struct impl;  // callbacks into libhttp-parser
 
  private:

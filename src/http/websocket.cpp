@@ -139,6 +139,14 @@ bool valid_key(std::string_view key) {
   return last == 'A' || last == 'Q' || last == 'g' || last == 'w';
 }
 
+std::string client_key() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, int(sizeof raw)) != 1) throw std::runtime_error("RAND_bytes failed");
+  unsigned char out[4 * ((sizeof raw + 2) / 3) + 1];
+  int n = EVP_EncodeBlock(out, raw, int(sizeof raw));
+  return std::string(reinterpret_cast<const char*>(out), size_t(n));
+}
+
 handshake_result server_handshake(std::span<const header> headers) {
   bool upgrade = false, connection = false, version_seen = false, version13 = false;
   int keys = 0;
@@ -390,14 +398,14 @@ std::string close_payload(uint16_t code, std::string_view reason) {
   return out;
 }
 
+mask_key random_mask() {
+  mask_key k{};
+  if (RAND_bytes(k.data(), int(k.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+  return k;
+}
+
 encoder::encoder(role r, mask_source source) : role_(r), source_(std::move(source)) {
-  if (role_ == role::client && !source_) {
-    source_ = [] {
-      mask_key k{};
-      if (RAND_bytes(k.data(), int(k.size())) != 1) throw std::runtime_error("RAND_bytes failed");
-      return k;
-    };
-  }
+  if (role_ == role::client && !source_) source_ = random_mask;
 }
 
 void encoder::append(std::string& out, opcode op, std::string_view payload, bool fin) const {

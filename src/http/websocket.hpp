@@ -87,6 +87,10 @@ std::string accept_key(std::string_view sec_websocket_key);
 // Whether a Sec-WebSocket-Key value is the base64 encoding of 16 bytes.
 bool valid_key(std::string_view key);
 
+// A fresh Sec-WebSocket-Key for a client handshake: 16 random bytes
+// (OpenSSL's RAND_bytes) in base64. Throws std::runtime_error if RAND fails.
+std::string client_key();
+
 using header = std::pair<std::string_view, std::string_view>;  // name, value
 
 struct handshake_result {
@@ -180,6 +184,10 @@ class decoder {
 // --- encoder -------------------------------------------------------------------
 
 using mask_key = std::array<uint8_t, 4>;
+
+// A random masking key (OpenSSL's RAND_bytes); throws std::runtime_error if
+// RAND fails. The default mask source of a client encoder.
+mask_key random_mask();
 
 // Appends one frame to out: FIN as given, RSV 0, minimal length encoding,
 // masked with *mask if given.

@@ -8,7 +8,9 @@
 // bounds or leak (ASan/LSan), and memory stays within the limits.
 //
 // Input: byte 0: cut seed; byte 1: limits (bit 0: small header limits, bit 1:
-// small body limit); the stream is the rest.
+// small body limit) and mode (bit 2: the stream is a response, parsed by
+// response_parser the same two ways, bit 3: it answers a HEAD request); the
+// stream is the rest.
 //
 // Build (preset fuzz): cmake --build --preset fuzz --target http_parser_fuzz
 // Seeds: tests/fuzz/corpus/http/.
@@ -24,6 +26,7 @@
 
 #include "http/request_parser.hpp"
 #include "http/response.hpp"
+#include "http/response_parser.hpp"
 
 using namespace tern::http;
 
@@ -104,10 +107,79 @@ Outcome run(const parser_limits& lim, const char* data, std::size_t size, uint32
   return o;
 }
 
+struct ResponseOutcome {
+  int status = 0;
+  header_list headers, trailers;
+  std::string body;
+  std::size_t used = 0;
+  bool head_done = false, done = false, failed = false, upgrade = false;
+};
+
+ResponseOutcome run_response(const response_limits& lim, bool head, const char* data, std::size_t size,
+                             uint32_t seed) {
+  ResponseOutcome o;
+  response_parser p(lim);
+  p.no_body(head);
+  std::size_t off = 0;
+  while (off < size && !p.done() && !p.failed()) {
+    std::size_t n = size - off;
+    if (seed != 0) {
+      seed = seed * 1103515245u + 12345u;
+      n = std::min<std::size_t>(n, 1 + (seed >> 16) % 64);
+    }
+    std::size_t used = p.feed(data + off, n);
+    if (used > n) fail("response: consumed more than fed");
+    if (used != n && !p.done() && !p.failed()) fail("response: bytes left before the end");
+    o.used += used;
+    o.body += p.peek_body();  // streamed: taken piece by piece
+    p.clear_body();
+    off += n;
+  }
+  if (!p.done() && !p.failed()) p.finish();
+  o.body += p.peek_body();
+  if (!p.done() && !p.failed()) fail("response: neither done nor failed after finish");
+  if (p.done() && p.feed("x", 1) != 0) fail("response: input accepted after the end");
+  if (o.body.size() > lim.max_body_bytes) fail("response: body over the limit");
+  if (head && !o.body.empty()) fail("response: a body for HEAD");
+  o.status = p.status();
+  o.headers = p.headers();
+  o.trailers = p.trailers();
+  o.head_done = p.head_done();
+  o.done = p.done();
+  o.failed = p.failed();
+  o.upgrade = p.upgrade();
+  if (o.done && !o.head_done) fail("response: done without a head");
+  return o;
+}
+
+void check_response(const uint8_t* data, std::size_t size) {
+  uint32_t seed = data[0] | 0x100u;
+  response_limits lim;
+  if (data[1] & 1) {
+    lim.max_header_bytes = 256;
+    lim.max_header_count = 4;
+  }
+  if (data[1] & 2) lim.max_body_bytes = 16;
+  bool head = (data[1] & 8) != 0;
+  const char* stream = reinterpret_cast<const char*>(data + 2);
+  ResponseOutcome whole = run_response(lim, head, stream, size - 2, 0);
+  ResponseOutcome cut = run_response(lim, head, stream, size - 2, seed);
+  if (whole.done != cut.done || whole.failed != cut.failed) fail("response: outcome differs");
+  if (whole.done) {
+    if (whole.status != cut.status || !same(whole.headers, cut.headers) || !same(whole.trailers, cut.trailers) ||
+        whole.body != cut.body || whole.upgrade != cut.upgrade || whole.used != cut.used)
+      fail("response: result differs");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
+  if (data[1] & 4) {
+    check_response(data, size);
+    return 0;
+  }
   uint32_t seed = data[0] | 0x100u;
   parser_limits lim;
   if (data[1] & 1) {
