@@ -154,14 +154,13 @@ for lang in cpp lua; do
   done
 done
 
-# skynet's http.httpd in Lua services on a tern node (bench/http/skynet_httpd/:
-# its config names, in a $VAR, the environment variable with the port).
+# skynet's http.httpd in Lua services on a tern node (bench/http/skynet_httpd/;
+# its config takes the port from TERN_BENCH_PORT, see its top comment).
 skynet_config=bench/http/skynet_httpd/config
 if wanted tern-skynet-httpd; then
   if [ -f "$skynet_config" ]; then
-    port_var=${SKYNET_HTTPD_PORT_VAR:-$(grep -o '\$[A-Z_]*PORT[A-Z_]*' "$skynet_config" | head -1 | tr -d '$')}
     port=$(free_port)
-    env "$port_var=$port" "$build/tern" "$skynet_config" >/dev/null 2>"$tmp/server.err" &
+    TERN_BENCH_PORT=$port "$build/tern" "$skynet_config" >/dev/null 2>"$tmp/server.err" &
     server_pid=$!
     run_wrk tern-skynet-httpd "$port"
     stop_server
