@@ -20,7 +20,8 @@ local secret = skynet.getenv "cluster_secret"
 if secret == "" then secret = nil end
 local JOIN_TIMEOUT = 500  -- cs
 
-local decoder = core.decoder("server", tonumber(skynet.getenv "cluster_max_message"))
+local max_message = tonumber(skynet.getenv "cluster_max_message") or core.MAX_MESSAGE
+local decoder = core.decoder("server", max_message)
 local names = {}         -- registered name -> address (clusterd keeps it current)
 local state = "starting" -- starting -> hello (HELLO sent) -> ready -> closed (socket closing) -> gone
 local server_nonce
@@ -49,6 +50,11 @@ end
 
 local function write_reply(s, ok, msg, sz)
   if state ~= "ready" then return end
+  if ok and sz and sz > max_message then
+    -- The caller's node would drop the link for it: say why instead.
+    ok, msg, sz = false, string.format("the reply of %d bytes is over the limit of %d (cluster_max_message)",
+      sz, max_message), nil
+  end
   local buf, size = core.reply(s, ok, msg, sz)
   if size then
     driver.send(fd, buf, size)

@@ -22,7 +22,7 @@ local core = require "skynet.cluster.core"
 local node = ...
 local secret = skynet.getenv "cluster_secret"
 if secret == "" then secret = nil end
-local max_message = tonumber(skynet.getenv "cluster_max_message")
+local max_message = tonumber(skynet.getenv "cluster_max_message") or core.MAX_MESSAGE
 local nodename = core.nodename()
 local SETUP_TIMEOUT = 500  -- cs: connect and handshake
 
@@ -118,9 +118,18 @@ end
 
 local command = {}
 
+-- Why a request cannot go now, or nil.
+local function refuse_request(sz)
+  if sz and sz > max_message then
+    return string.format("%s: a message of %d bytes is over the limit of %d (cluster_max_message)",
+      name_of(address), sz, max_message)
+  end
+  return refuse_now()
+end
+
 function command.req(caller_session, source, target, msg, sz, timeout)
   skynet.ignoreret()  -- answered from on_reply, fail or the timer
-  local refused = refuse_now()
+  local refused = refuse_request(sz)
   if refused then
     skynet.trash(msg, sz)
     c.send(source, PTYPE_ERROR, caller_session, refused)
@@ -148,8 +157,10 @@ function command.req(caller_session, source, target, msg, sz, timeout)
 end
 
 function command.push(_, _, target, msg, sz)
-  if refuse_now() then
+  local refused = refuse_request(sz)
+  if refused then
     skynet.trash(msg, sz)
+    if sz and sz > max_message then skynet.error("cluster: push dropped: " .. refused) end
     return
   end
   -- A session of its own: a large push is reassembled by session.

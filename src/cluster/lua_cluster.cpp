@@ -25,6 +25,7 @@
 //   core.welcome(welcome_body, expected_welcome) -> true | false, reason
 //   core.nodename() -> "host-pid" (names this node in JOIN, for the peer's log)
 //   core.CALL, SEND, OK, ERR, HELLO, JOIN, WELCOME, REFUSE: the kinds
+//   core.MAX_MESSAGE: the default limit of a message's size (64 MiB)
 //
 // Secrets: "" or nil means none. No C++ exception crosses into Lua: every
 // throwing call runs inside a try block, and Lua errors are raised after the
@@ -471,5 +472,7 @@ extern "C" int luaopen_skynet_cluster_core(lua_State* L) {
     lua_pushinteger(L, lua_Integer(k.k));
     lua_setfield(L, -2, k.name);
   }
+  lua_pushinteger(L, lua_Integer(limits{}.max_message));
+  lua_setfield(L, -2, "MAX_MESSAGE");
   return 1;
 }

@@ -140,5 +140,7 @@ check "the secret is not in the $(stat -c %s "$WORK/wire.bin" 2>/dev/null) bytes
 for n in a b s1 s2 s3; do
   kill -0 "${NODE_PID[$n]}" 2>/dev/null || { echo "FAIL node $n died"; fail=1; }
 done
+stop_all
+check_sanitizers
 [ "$fail" -eq 0 ] && echo "PASS cluster_faults"
 exit $fail

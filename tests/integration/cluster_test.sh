@@ -5,7 +5,7 @@
 # nested calls across three nodes, live map reloads (down, back, moved, a call
 # in flight when its node moves, an absent node that appears, __nowaiting,
 # replace, a bad map), order of 1,000 sends, 1,000 concurrent calls, 10 MiB
-# messages both ways.
+# messages both ways, cluster_max_message.
 # Args: path to tern. Run from the project root (ctest does).
 set -u
 TERN=$1
@@ -31,7 +31,7 @@ MAP
 
 start_node a; check "node a up ($(lap))" $?
 start_node b; check "node b up ($(lap))" $?
-start_node c; check "node c up ($(lap))" $?
+start_node c 'cluster_max_message = 1048576'; check "node c up, cluster_max_message 1 MiB ($(lap))" $?
 
 step() {  # step NODE 'driver args' DESCRIPTION [SECONDS]
   local out
@@ -54,9 +54,13 @@ step a '"order", "b"' "1,000 sends arrive in order; a fresh service's first requ
 step a '"concurrent", "b", 1000' "1,000 concurrent calls a -> b" 60
 step c '"concurrent", "a", 1000' "1,000 concurrent calls c -> a" 60
 step a '"big", "b"' "10 MiB a -> b -> a and b -> a -> b, bytes checked" 60
+step c '"limit", "a"' "c's 1 MiB limit: a larger request or push is refused before it leaves" 60
+step a '"limit_reply", "c"' "c's 1 MiB limit: a larger reply becomes an error" 60
 
 grep -q "cluster: dropped peer" "$WORK"/*.log
 [ $? -ne 0 ]; check "no peer was dropped in the normal runs" $?
 
+stop_all
+check_sanitizers
 [ "$fail" -eq 0 ] && echo "PASS cluster"
 exit $fail

@@ -274,6 +274,31 @@ function CMD.big(t)
     t, back)
 end
 
+-- cluster_max_message: this node's limit (1 MiB on c) refuses a larger request
+-- before it leaves, and a larger reply is answered with an error; the link stays.
+function CMD.make_big(kib)
+  return big_string(kib, 3)
+end
+
+function CMD.limit(t)
+  local two = big_string(2048, 5)
+  must_fail({ "cluster node [" .. t .. "]", "over the limit of 1048576" }, cluster.call, t, "@echo", "echo", two)
+  cluster.send(t, "@echo", "append", two)  -- dropped here, logged
+  cluster.send(t, "@echo", "append", "small")
+  local l = cluster.call(t, "@echo", "list")
+  assert(#l == 1 and l[1] == "small", "only the small push arrived")
+  local half = big_string(512, 6)
+  assert(cluster.call(t, "@echo", "echo", half) == half, "under the limit")
+  return "OK limit " .. me .. " -> " .. t
+end
+
+function CMD.limit_reply(t)
+  must_fail({ "cluster node [" .. t .. "]", "reply of 2097152 bytes is over the limit of 1048576" },
+    cluster.call, t, ".driver", "make_big", 2048)
+  assert(#cluster.call(t, ".driver", "make_big", 512) == 512 * 1024)
+  return "OK limit_reply " .. me .. " -> " .. t
+end
+
 -- For the kill/stop tests: one call that must fail; reports how long it took.
 function CMD.call_fails(t, timeout, cmd, arg)
   local t0 = skynet.now()

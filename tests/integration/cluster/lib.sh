@@ -86,3 +86,14 @@ print(answer if answer else "(no answer within %.0f s)" % limit)
 sys.exit(0 if answer.startswith("OK") else 1)
 PY
 }
+
+# check_sanitizers: after the nodes stopped, no ASan/UBSan/LSan report in their stderr.
+check_sanitizers() {
+  local found
+  found=$(grep -l -E "Sanitizer|runtime error:" "$WORK"/*.stderr 2>/dev/null)
+  if [ -n "$found" ]; then
+    for f in $found; do echo "--- $f"; grep -E -A20 "Sanitizer|runtime error:" "$f" | head -60; done
+  fi
+  [ -z "$found" ]
+  check "no sanitizer report from any node" $?
+}
