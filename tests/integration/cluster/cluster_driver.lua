@@ -293,7 +293,7 @@ function CMD.limit(t)
 end
 
 function CMD.limit_reply(t)
-  must_fail({ "cluster node [" .. t .. "]", "reply of 2097152 bytes is over the limit of 1048576" },
+  must_fail({ "cluster node [" .. t .. "]", "the reply of 20971", "bytes is over the limit of 1048576" },
     cluster.call, t, ".driver", "make_big", 2048)
   assert(#cluster.call(t, ".driver", "make_big", 512) == 512 * 1024)
   return "OK limit_reply " .. me .. " -> " .. t
