@@ -30,8 +30,12 @@ case "$suite" in
     # tern; tern_load_client for the WebSocket echo. nginx runs in the same run.
     programs=("bash bench/http/run.sh")
     ;;
+  cluster)
+    # skynet is not a Debian package: two tern nodes on loopback, tern only.
+    programs=("bash bench/cluster/run.sh")
+    ;;
   *)
-    echo "bench: unknown suite '$suite' (known: core, lua, net, server, http)" >&2
+    echo "bench: unknown suite '$suite' (known: core, lua, net, server, http, cluster)" >&2
     exit 2
     ;;
 esac
