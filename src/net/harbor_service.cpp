@@ -101,6 +101,9 @@ class harbor_service final : public service {
     int fd = -1;
     std::deque<envelope_ptr> queue;  // until the link is up
     std::unique_ptr<wire::link_reader> reader;
+    bool accepted = false;    // cslave accepted it (and read the peer's hello)
+    bool hello_sent = false;  // after the socket thread handed the socket to us
+    bool peer_hello = false;  // the peer's hello was read (connected links)
   };
   struct name_entry {
     handle_t handle = 0;
@@ -278,15 +281,24 @@ class harbor_service final : public service {
     p.fd = fd;
     by_fd_[fd] = id;
     p.reader = std::make_unique<wire::link_reader>(connected_by_us);
+    p.accepted = !connected_by_us;
+    p.hello_sent = p.peer_hello = false;
+    p.st = state::handshake;
+    // Our hello waits for the socket thread's "transfer": the peer answers it
+    // at once, and bytes that came before the socket was ours would go to cslave.
     tern_socket_start(context(), fd);
+  }
+
+  // The socket is ours now: say hello. An accepted link is then up (cslave
+  // has read the peer's hello); ours waits for the peer's.
+  void on_transfer(uint8_t id) {
+    peer& p = peers_[id];
+    if (p.hello_sent || p.st != state::handshake) return;
+    p.hello_sent = true;
     auto* hello = static_cast<char*>(mem_alloc(wire::kHelloBytes));
     wire::encode_hello(id_, hello);
-    tern_socket_send(context(), fd, hello, wire::kHelloBytes);
-    if (connected_by_us) {
-      p.st = state::handshake;
-    } else {
-      link_up(id, p);
-    }
+    tern_socket_send(context(), p.fd, hello, wire::kHelloBytes);
+    if (p.accepted || p.peer_hello) link_up(id, p);
   }
 
   void link_up(uint8_t id, peer& p) {
@@ -356,6 +368,8 @@ class harbor_service final : public service {
                             : "link closed";
       if (p.reader && !p.reader->idle()) why += " inside a frame (truncated)";
       link_down(id, why);
+    } else if (sm.type == TERN_SOCKET_TYPE_CONNECT) {
+      on_transfer(id);
     } else if (sm.type == TERN_SOCKET_TYPE_WARNING && sm.ud > 0) {
       log(fmt::format("{} KiB not yet sent to harbor {}", sm.ud, id));
     }
@@ -383,7 +397,8 @@ class harbor_service final : public service {
       return false;
     }
     peer& p = fs->self->peers_[fs->id];
-    if (p.st == state::handshake) fs->self->link_up(fs->id, p);
+    p.peer_hello = true;
+    if (p.st == state::handshake && p.hello_sent) fs->self->link_up(fs->id, p);
     return true;
   }
 

@@ -80,7 +80,7 @@ function role.node2()
     hang_failed = true
     check("a call in flight to a killed node fails", not ok and tostring(err):find("call failed", 1, true), err)
   end)
-  skynet.sleep(20)  -- the hang request is across
+  skynet.sleep(5)  -- the hang request is across
   skynet.error("READY for kill")
   while not (linked_down and hang_failed) do skynet.sleep(5) end
   local t0 = skynet.now()
