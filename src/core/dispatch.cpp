@@ -128,7 +128,7 @@ int node_impl::send_remote(message& m, handle_t destination, std::string_view na
   auto* e = new (mem) remote_envelope;
   e->msg = m;  // the payload moves into the envelope
   e->destination = destination;
-  std::memcpy(e->name, name.data(), std::min(name.size(), kMaxGlobalName));
+  if (!name.empty()) std::memcpy(e->name, name.data(), std::min(name.size(), kMaxGlobalName));
   message out;
   out.source = m.source;
   out.session = m.session;
