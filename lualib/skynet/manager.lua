@@ -9,22 +9,25 @@ function skynet.launch(...)
   end
 end
 
--- A name without a leading dot is node-global in skynet (harbor mode), which
--- arrives with the cluster layer; until then it is refused clearly.
-local function check_local(name)
-  if type(name) ~= "string" or string.sub(name, 1, 1) ~= "." then
-    error("global names need harbor mode (not yet available): " .. tostring(name), 3)
-  end
+-- A name without a leading dot is global (harbor mode): registered on every
+-- node through the master (docs/harbor.md). Without harbor mode it is an error.
+local function globalname(name, handle)
+  if type(name) == "string" and string.sub(name, 1, 1) == "." then return false end
+  local harbor = require "skynet.harbor"
+  harbor.globalname(name, handle)
+  return true
 end
 
 function skynet.register(name)
-  check_local(name)
-  c.command("REG", name)
+  if not globalname(name) then
+    c.command("REG", name)
+  end
 end
 
 function skynet.name(name, handle)
-  check_local(name)
-  c.command("NAME", name .. " " .. skynet.address(handle))
+  if not globalname(name, handle) then
+    c.command("NAME", name .. " " .. skynet.address(handle))
+  end
 end
 
 local dispatch_message = skynet.dispatch_message

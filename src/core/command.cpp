@@ -7,6 +7,7 @@
 #include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/node_impl.hpp"
+#include "core/remote_envelope.hpp"
 
 namespace tern {
 
@@ -24,6 +25,23 @@ std::pair<std::string_view, std::string_view> split_first(std::string_view s) {
 }
 }  // namespace
 
+// REG/NAME of a global name (no leading '.'): in harbor mode the harbor
+// service passes it to cslave, which registers it with the master.
+bool node_impl::register_global(handle_t self, std::string_view name, handle_t h) {
+  handle_t harbor = harbor_service_.load();
+  if (!harbor) {
+    log(self, fmt::format("can't register global name {}: no harbor in this node", name));
+    return false;
+  }
+  if (name.size() > kMaxGlobalName || name.find(' ') != std::string_view::npos) {
+    log(self, fmt::format("can't register global name {}: at most {} bytes, no spaces", name,
+                          kMaxGlobalName));
+    return false;
+  }
+  std::string text = fmt::format("R {} {}", name, h);
+  return send(nullptr, self, harbor, ptype::harbor, 0, text.data(), text.size()) >= 0;
+}
+
 const char* node_impl::command(tern_context* ctx, std::string_view cmd, std::string_view param) {
   handle_t self = ctx ? ctx->handle : 0;
   if (cmd == "TIMEOUT") {
@@ -39,7 +57,7 @@ const char* node_impl::command(tern_context* ctx, std::string_view cmd, std::str
       log(self, fmt::format("name {} is already taken", param));
       return nullptr;
     }
-    log(self, fmt::format("can't register global name {}: no harbor in this node", param));
+    if (register_global(self, param, self)) return keep(ctx, std::string(param));
     return nullptr;
   }
   if (cmd == "QUERY") {
@@ -51,6 +69,8 @@ const char* node_impl::command(tern_context* ctx, std::string_view cmd, std::str
     handle_t h = resolve(addr);
     if (name.size() > 1 && name[0] == '.' && h && registry_.bind_name(name.substr(1), h))
       return keep(ctx, std::string(name));
+    if (!name.empty() && name[0] != '.' && name[0] != ':' && h)
+      return register_global(self, name, h) ? keep(ctx, std::string(name)) : nullptr;
     log(self, fmt::format("can't name {} as {}", addr, name));
     return nullptr;
   }

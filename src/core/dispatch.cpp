@@ -2,12 +2,15 @@
 // the life cycle of a service (launch, retire, destroy).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "net/node_sockets.hpp"
 #include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/node_impl.hpp"
+#include "core/remote_envelope.hpp"
 #include "tern/core/service.hpp"
 
 namespace tern {
@@ -15,13 +18,19 @@ namespace tern {
 namespace {
 // A message someone waits an answer for. Client packets carry the connection's
 // fd as their session (skynet's gate redirects them so) and are never answered.
+// An envelope for another node is not a request to the harbor service that
+// carries it: the answer comes from the remote service.
 bool is_request(const message& m) {
   return m.session > 0 && m.type != ptype::response && m.type != ptype::error &&
-         m.type != ptype::client && m.source != 0;
+         m.type != ptype::client && m.source != 0 && !(m.flags & kMessageRemote);
 }
 
 void free_payload(message& m) {
-  if (!m.is_inline()) mem_free(m.payload.ptr);
+  if (m.flags & kMessageRemote) {
+    free_envelope(static_cast<remote_envelope*>(m.payload.ptr));
+  } else if (!m.is_inline()) {
+    mem_free(m.payload.ptr);
+  }
   m.payload.ptr = nullptr;
 }
 
@@ -51,7 +60,7 @@ bool node_impl::push(handle_t destination, const message& m) {
 }
 
 int node_impl::send(tern_context* ctx, handle_t source, handle_t destination, int type,
-                    int session, void* data, size_t size) {
+                    int session, void* data, size_t size, std::string_view global_name) {
   bool dontcopy = type & ptype::tag_dontcopy;
   if (type & ptype::tag_allocsession) session = ctx ? ctx->new_session() : 0;
   type &= 0xffff;
@@ -83,6 +92,7 @@ int node_impl::send(tern_context* ctx, handle_t source, handle_t destination, in
     std::memcpy(m.payload.ptr, data, size);
   }
 
+  if (!global_name.empty()) return send_remote(m, 0, global_name);
   if (destination == 0) {
     // skynet allows "send to 0" with no data as a way to allocate a session.
     free_payload(m);
@@ -90,12 +100,8 @@ int node_impl::send(tern_context* ctx, handle_t source, handle_t destination, in
     log(source, "can't send a message to address 0");
     return -1;
   }
-  if (destination >> kHandleRemoteShift != registry_.harbor() >> kHandleRemoteShift) {
-    log(source, fmt::format("can't send to :{:08x}: remote harbors need the cluster layer",
-                            destination));
-    free_payload(m);
-    return -1;
-  }
+  if ((destination & ~kHandleMask) != registry_.harbor())
+    return send_remote(m, destination, {});
   if (!push(destination, m)) {
     free_payload(m);
     if (!accepting_.load()) return -1;  // shutting down: everyone is leaving, no news
@@ -106,8 +112,50 @@ int node_impl::send(tern_context* ctx, handle_t source, handle_t destination, in
   return session;
 }
 
+int node_impl::send_remote(message& m, handle_t destination, std::string_view name) {
+  handle_t harbor = harbor_service_.load(std::memory_order_acquire);
+  if (!harbor || !accepting_.load()) {
+    std::string to = destination ? fmt::format(":{:08x}", destination) : std::string(name);
+    if (registry_.harbor() == 0)
+      log(m.source, fmt::format("can't send to {}: this node has no harbor (harbor = 0)", to));
+    else if (accepting_.load())
+      log(m.source, fmt::format("can't send to {}: no harbor service (harbor mode needs "
+                                "master or standalone in the config)", to));
+    free_payload(m);
+    return -1;
+  }
+  void* mem = mem_alloc(sizeof(remote_envelope));
+  auto* e = new (mem) remote_envelope;
+  e->msg = m;  // the payload moves into the envelope
+  e->destination = destination;
+  if (!name.empty()) std::memcpy(e->name, name.data(), std::min(name.size(), kMaxGlobalName));
+  message out;
+  out.source = m.source;
+  out.session = m.session;
+  out.type = ptype::harbor;  // the real type is inside; never a response to resume
+  out.flags = kMessageRemote;
+  out.size = uint32_t(sizeof(remote_envelope));
+  out.payload.ptr = e;
+  if (!push(harbor, out)) {
+    free_envelope(e);
+    return -1;
+  }
+  return m.session;
+}
+
 int node_impl::send_name(tern_context* ctx, handle_t source, std::string_view name, int type,
                          int session, void* data, size_t size) {
+  // A name without '.' or ':' is global in harbor mode: the harbor service
+  // knows (or asks the master) where it lives, and queues until then.
+  if (!name.empty() && name[0] != '.' && name[0] != ':' && harbor_service_.load()) {
+    if (name.size() > kMaxGlobalName) {
+      if (type & ptype::tag_dontcopy) mem_free(data);
+      log(source ? source : (ctx ? ctx->handle : 0),
+          fmt::format("can't send to global name {}: longer than {} bytes", name, kMaxGlobalName));
+      return -1;
+    }
+    return send(ctx, source, 0, type, session, data, size, name);
+  }
   handle_t dst = resolve(name);
   if (dst == 0) {
     if (type & ptype::tag_dontcopy) mem_free(data);
@@ -189,12 +237,33 @@ void node_impl::dispatch(tern_context* ctx, message& m, monitor_slot* monitor) {
 }
 
 void node_impl::drop(tern_context* ctx, message& m) {
+  if (m.flags & kMessageRemote) {
+    // An envelope the harbor service never read: its requester still waits.
+    auto* e = static_cast<remote_envelope*>(m.payload.ptr);
+    message inner = e->msg;
+    handle_t to = e->destination;
+    free_payload(m);
+    if (inner.session > 0 && inner.type != ptype::response && inner.type != ptype::error &&
+        inner.type != ptype::client && inner.source != 0)
+      send(nullptr, to, inner.source, ptype::error, inner.session, nullptr, 0);
+    return;
+  }
   net::free_socket_message_buffer(m);  // undelivered socket data is nobody's
   free_payload(m);
   if (is_request(m)) {
     settle(ctx, m.source, m.session);
     send(nullptr, ctx->handle, m.source, ptype::error, m.session, nullptr, 0);
   }
+}
+
+bool node_impl::attach_harbor(handle_t h) {
+  handle_t none = 0;
+  return harbor_service_.compare_exchange_strong(none, h);
+}
+
+void node_impl::detach_harbor(handle_t h) {
+  handle_t expected = h;
+  harbor_service_.compare_exchange_strong(expected, 0);
 }
 
 // ---- life cycle ----

@@ -50,8 +50,9 @@ class node_impl {
   void release(tern_context* ctx);  // drops one reference
 
   // Messages. Returns the session, or -1 (unknown destination; data freed).
+  // global_name: a global (harbor) name instead of destination (send_name uses it).
   int send(tern_context* ctx, handle_t source, handle_t destination, int type, int session,
-           void* data, size_t size);
+           void* data, size_t size, std::string_view global_name = {});
   int send_name(tern_context* ctx, handle_t source, std::string_view name, int type, int session,
                 void* data, size_t size);
   void timeout(handle_t h, int cs, int session);
@@ -89,8 +90,17 @@ class node_impl {
   bool log_off(handle_t h);
   bool signal(handle_t h, int sig);
 
+  // Harbor mode: the service that carries messages to other harbors (nodes).
+  // attach fails if another one is attached; detach only detaches h.
+  bool attach_harbor(handle_t h);
+  void detach_harbor(handle_t h);
+  [[nodiscard]] handle_t harbor_service() const { return harbor_service_.load(); }
+
  private:
   bool push(handle_t destination, const message& m);
+  // Wraps m (its payload moves) for the harbor service; -1 when there is none.
+  int send_remote(message& m, handle_t destination, std::string_view name);
+  bool register_global(handle_t self, std::string_view name, handle_t h);
   void dispatch(tern_context* ctx, message& m, monitor_slot* monitor);
   void drop(tern_context* ctx, message& m);  // free + error reply to a requester
   void destroy(tern_context* ctx);
@@ -110,6 +120,7 @@ class node_impl {
   std::atomic<handle_t> logger_{0};
   std::atomic<handle_t> bootstrap_{0};
   std::atomic<handle_t> monitor_exit_{0};
+  std::atomic<handle_t> harbor_service_{0};
   std::atomic<size_t> live_{0};       // every service
   std::atomic<size_t> live_user_{0};  // services that keep the node alive
   std::atomic<bool> accepting_{true};
