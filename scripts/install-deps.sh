@@ -13,6 +13,7 @@ packages=(
   libhttp-parser-dev libboost-dev
   libcaf-dev
   clang libclang-rt-14-dev
+  libcurl4-openssl-dev nlohmann-json3-dev etcd-server
 )
 
 missing=()
