@@ -19,6 +19,7 @@
 --   "resolve", name [, node]   -> node, address: where a published name lives
 --   "status"                   -> { lease =, watching =, revision = }
 local skynet = require "skynet"
+require "skynet.manager"  -- skynet.register
 local etcd = require "tern.etcd"
 
 local endpoints = assert(skynet.getenv "cluster_registry", "cluster_registry is not configured")
