@@ -108,8 +108,7 @@ lease_A=$(etcd_range "${PREFIX}nodes/A" | python3 -c 'import json,sys; print(jso
 check "A's key is under a lease" "$([ "${lease_A:-0}" != 0 ]; echo $?)" "lease=$lease_A"
 
 # 2. A dies; its lease expires and B drops it.
-kill -9 "$pid_A"
-wait "$pid_A" 2>/dev/null
+{ kill -9 "$pid_A"; wait "$pid_A"; } 2>/dev/null
 t0=$SECONDS
 wait_log "$WORK/B.log" "LEAVE A\$" $((TTL + 5))
 check "A killed: its lease expires and B drops it" $? "$(tail -5 "$WORK/B.log")"
