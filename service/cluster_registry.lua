@@ -41,7 +41,9 @@ local revision = 0
 local etcd_nodes = {}         -- node -> "host:port", from etcd
 local etcd_names = {}         -- node -> { name -> address }, from etcd
 local sent = {}               -- node -> address|false as last given to cluster.reload
-local reload                  -- function(map) or nil (no cluster module: tests of the registry alone)
+-- The clusterd that started us (its handle is our argument); nil when the
+-- registry runs alone, which only keeps the maps for "nodes" and "names".
+local clusterd = tonumber((...))
 
 -- Logging once per state change: `state[what]` is nil (fine) or the failing step.
 local state = {}
@@ -96,8 +98,8 @@ local function apply()
   end
   if not any then return end
   for k, v in pairs(changes) do sent[k] = v end
-  if reload then
-    local ok, err = pcall(reload, changes)
+  if clusterd then
+    local ok, err = pcall(skynet.call, clusterd, "lua", "reload", changes)
     if not ok then skynet.error("cluster_registry: cluster.reload failed: " .. tostring(err)) end
   end
 end
@@ -277,18 +279,29 @@ function command.status()
   return { lease = lease, watching = watching, revision = revision, node = self_node }
 end
 
--- cluster.reload, once the cluster library exists (a node without clusterd
--- only keeps the maps for its callers).
-function command.set_reload(enabled)
-  if enabled then
-    local ok, cluster = pcall(require, "skynet.cluster")
-    if ok then reload = cluster.reload end
-  else
-    reload = nil
+-- The names clusterd has (cluster.register), followed by long polls: each
+-- change is published or withdrawn here.
+local function names_loop()
+  local version
+  local mine = {}  -- name -> address as last published from clusterd
+  while client do
+    local ok, names, v = pcall(skynet.call, clusterd, "lua", "registered", version)
+    if not ok then
+      report("names", names)
+      skynet.sleep(BACKOFF_MAX)
+    else
+      report("names")
+      version = v
+      for name, addr in pairs(names) do
+        if mine[name] ~= addr then command.publish(name, addr) end
+      end
+      for name in pairs(mine) do
+        if names[name] == nil then command.unpublish(name) end
+      end
+      mine = {}
+      for name, addr in pairs(names) do mine[name] = addr end
+    end
   end
-  sent = {}
-  apply()
-  return true
 end
 
 skynet.start(function()
@@ -300,5 +313,6 @@ skynet.start(function()
   end)
   skynet.fork(lease_loop)
   skynet.fork(watch_loop)
+  if clusterd then skynet.fork(names_loop) end
   skynet.register ".cluster_registry"
 end)
