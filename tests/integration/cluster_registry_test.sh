@@ -82,7 +82,7 @@ cluster_registry_ttl = $TTL
 test_node = "$1"
 test_port = $port
 EOF
-  "$TERN" "$WORK/$1.config" &
+  "$TERN" "$WORK/$1.config" 2>"$WORK/$1.err" &
   node_pids+=($!)
   eval "pid_$1=$!"
   eval "port_$1=$port"
@@ -151,13 +151,22 @@ check "  the lease is new" "$([ "$new_lease" != "$lease_B" ]; echo $?)"
 wait_log "$WORK/C.log" "NAME B echo [0-9]+\$" 5
 check "  and B's echo name is back" "$([ "$(grep -cE "NAME B echo [0-9]+\$" "$WORK/C.log")" -ge 2 ]; echo $?)"
 
+# B and C stop cleanly (SIGTERM), with nothing from the sanitizers (asan builds).
 for n in B C; do
   eval "p=\$pid_$n"
   kill -0 "$p" 2>/dev/null
   check "node $n still runs" $?
+  kill -TERM "$p" 2>/dev/null
+done
+for n in B C; do
+  eval "p=\$pid_$n"
+  wait "$p"
+  check "node $n exits with status 0" $?
+  ! grep -q "Sanitizer" "$WORK/$n.err"
+  check "node $n: no sanitizer report" $? "$(head -30 "$WORK/$n.err")"
 done
 if [ $failed != 0 ]; then
-  for n in A B C; do echo "--- $n.log"; tail -30 "$WORK/$n.log"; done
+  for n in A B C; do echo "--- $n.log"; tail -30 "$WORK/$n.log"; echo "--- $n.err"; tail -10 "$WORK/$n.err"; done
   echo "--- etcd.log"; tail -10 "$WORK/etcd.log"
 fi
 exit $failed
