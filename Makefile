@@ -40,11 +40,12 @@ test-tsan: deps
 # libFuzzer targets, each for a bounded time, from their seed corpora.
 test-fuzz: deps
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz --target lua_unpack_fuzz netpack_fuzz websocket_fuzz http_parser_fuzz -j $(JOBS)
+	@cmake --build --preset fuzz --target lua_unpack_fuzz netpack_fuzz websocket_fuzz http_parser_fuzz cluster_fuzz -j $(JOBS)
 	@bash scripts/fuzz.sh lua_unpack_fuzz unpack $(FUZZ_SECONDS) "skynet.unpack"
 	@bash scripts/fuzz.sh netpack_fuzz netpack $$(( $(FUZZ_SECONDS) / 2 )) "the length framing and skynet.netpack"
 	@bash scripts/fuzz.sh websocket_fuzz websocket 20 "the WebSocket frame decoder"
 	@bash scripts/fuzz.sh http_parser_fuzz http 20 "the HTTP request parser"
+	@bash scripts/fuzz.sh cluster_fuzz cluster 20 "the cluster link decoder"
 
 bench: build
 	@bash bench/run.sh $(SUITE)

@@ -25,8 +25,12 @@ case "$suite" in
     # swoole is not a Debian package: its figures are in docs/benchmarks.md.
     programs=("bash bench/server/run.sh")
     ;;
+  cluster)
+    # skynet is not a Debian package: two tern nodes on loopback, tern only.
+    programs=("bash bench/cluster/run.sh")
+    ;;
   *)
-    echo "bench: unknown suite '$suite' (known: core, lua, net, server)" >&2
+    echo "bench: unknown suite '$suite' (known: core, lua, net, server, cluster)" >&2
     exit 2
     ;;
 esac

@@ -155,6 +155,8 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   lua_setfield(L, -2, "skynet.socketdriver");
   lua_pushcfunction(L, luaopen_skynet_netpack);
   lua_setfield(L, -2, "skynet.netpack");
+  lua_pushcfunction(L, luaopen_skynet_cluster_core);
+  lua_setfield(L, -2, "skynet.cluster.core");
   lua_pushcfunction(L, luaopen_tern_httpcore);
   lua_setfield(L, -2, "tern.httpcore");
   lua_pushcfunction(L, luaopen_tern_etcdcore);

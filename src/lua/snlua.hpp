@@ -43,3 +43,4 @@ extern "C" int luaopen_skynet_memory(lua_State* L);
 extern "C" int luaopen_skynet_profile(lua_State* L);
 extern "C" int luaopen_skynet_socketdriver(lua_State* L);
 extern "C" int luaopen_skynet_netpack(lua_State* L);
+extern "C" int luaopen_skynet_cluster_core(lua_State* L);  // src/cluster/lua_cluster.cpp

@@ -2,8 +2,10 @@
 # The cluster registry in etcd end to end (docs/cluster_registry.md): an etcd
 # of our own on free ports (never the system's), nodes as tern processes.
 #  1. A and B join (B's first etcd endpoint is dead): each finds the other by
-#     name, and A's published "echo" name.
-#  2. A is killed with kill -9: its lease expires (TTL 2 s) and B drops it.
+#     name and a cluster.call by name succeeds; A's "echo" (cluster.register)
+#     is published and B calls the address etcd gives for it.
+#  2. A is killed with kill -9: its lease expires (TTL 2 s), B drops it and a
+#     call to A then fails at once with an error naming A.
 #  3. etcd is killed and started again on the same data dir while B runs:
 #     B logs the outage once and the recovery once, re-watches, and a node C
 #     started afterwards and B find each other.
@@ -22,7 +24,7 @@ cleanup() {
   for p in "${node_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   [ -n "$etcd_pid" ] && kill -9 "$etcd_pid" 2>/dev/null
   wait 2>/dev/null
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 source "$(dirname "$0")/net_lib.sh"  # free_port, wait_port
@@ -64,10 +66,12 @@ start_etcd() {
   fi
 }
 
-# start_node NAME ENDPOINTS: a node whose log is $WORK/NAME.log.
+# start_node NAME ENDPOINTS: a node whose log is $WORK/NAME.log. Its cluster
+# file names only itself; the others come from etcd.
 start_node() {
   local port
   port=$(free_port)
+  echo "$1 = \"127.0.0.1:$port\"" >"$WORK/$1.cluster"
   cat >"$WORK/$1.config" <<EOF
 thread = 2
 bootstrap = "snlua bootstrap"
@@ -76,11 +80,11 @@ luaservice = "./service/?.lua;./tests/integration/cluster_registry/?.lua"
 lualoader = "./lualib/loader.lua"
 lua_path = "./lualib/?.lua;./lualib/?/init.lua"
 logger = "$WORK/$1.log"
+cluster = "$WORK/$1.cluster"
 cluster_registry = "$2"
 cluster_registry_prefix = "$PREFIX"
 cluster_registry_ttl = $TTL
 test_node = "$1"
-test_port = $port
 EOF
   "$TERN" "$WORK/$1.config" 2>"$WORK/$1.err" &
   node_pids+=($!)
@@ -102,8 +106,14 @@ wait_log "$WORK/B.log" "JOIN A 127.0.0.1:$port_A\$" 10
 check "B finds A by name (B's first endpoint is dead)" $? "$(tail -5 "$WORK/B.log")"
 wait_log "$WORK/A.log" "JOIN B 127.0.0.1:$port_B\$" 10
 check "A finds B by name" $?
+wait_log "$WORK/B.log" "CALL A ok A ping\$" 5
+check "B calls A by node name (cluster.call)" $? "$(grep CALL "$WORK/B.log")"
+wait_log "$WORK/A.log" "CALL B ok B ping\$" 5
+check "A calls B by node name" $?
 wait_log "$WORK/B.log" "NAME A echo [0-9]+\$" 5
-check "B resolves A's published name echo" $?
+check "B sees A's cluster.register name echo in etcd" $?
+wait_log "$WORK/B.log" "CALLNAME A ok A byname\$" 5
+check "B calls echo at the address etcd gave" $? "$(grep CALL "$WORK/B.log")"
 lease_A=$(etcd_range "${PREFIX}nodes/A" | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0].get("lease","0"))')
 check "A's key is under a lease" "$([ "${lease_A:-0}" != 0 ]; echo $?)" "lease=$lease_A"
 
@@ -115,6 +125,10 @@ check "A killed: its lease expires and B drops it" $? "$(tail -5 "$WORK/B.log")"
 check "  within TTL + 5 s ($((SECONDS - t0)) s)" "$([ $((SECONDS - t0)) -le $((TTL + 5)) ]; echo $?)"
 wait_log "$WORK/B.log" "UNNAME A echo" 2
 check "A's echo name goes with it" $?
+wait_log "$WORK/B.log" "CALLFAIL A [0-9]+ .*\[A\]" 3
+check "a call to A then fails with an error naming A" $? "$(grep CALL "$WORK/B.log")"
+cs=$(grep -oE "CALLFAIL A [0-9]+" "$WORK/B.log" | head -1 | awk '{print $3}')
+check "  at once, not after the call timeout (${cs:-?} cs)" "$([ "${cs:-999}" -lt 100 ]; echo $?)"
 
 # 3. etcd restarted under B (same data dir).
 { kill -9 "$etcd_pid"; wait "$etcd_pid"; } 2>/dev/null
@@ -130,6 +144,10 @@ wait_log "$WORK/B.log" "JOIN C 127.0.0.1:$port_C\$" 10
 check "B finds C, started after the restart" $?
 wait_log "$WORK/C.log" "JOIN B 127.0.0.1:$port_B\$" 10
 check "C finds B, registered before the restart" $?
+wait_log "$WORK/B.log" "CALL C ok C ping\$" 5
+check "B calls C" $?
+wait_log "$WORK/C.log" "CALL B ok B ping\$" 5
+check "C calls B" $?
 n=$(grep -c "cluster_registry: watch failing" "$WORK/B.log")
 check "the outage is logged once ($n)" "$([ "$n" = 1 ]; echo $?)"
 
@@ -138,6 +156,8 @@ lease_B=$(etcd_range "${PREFIX}nodes/B" | python3 -c 'import json,sys; print(jso
 curl -s --noproxy '*' -X POST "http://127.0.0.1:$CLIENT/v3/lease/revoke" -d "{\"ID\":\"$lease_B\"}" >/dev/null
 wait_log "$WORK/C.log" "LEAVE B\$" 5
 check "B's lease revoked: C sees B leave" $?
+wait_log "$WORK/C.log" "CALLFAIL B [0-9]+ .*\[B\]" 3
+check "  and a call to B fails, naming B" $?
 wait_log "$WORK/C.log" "UNNAME B echo" 5
 check "  and its name" $?
 t0=$SECONDS
@@ -150,6 +170,11 @@ new_lease=$(etcd_range "${PREFIX}nodes/B" | python3 -c 'import json,sys; print(j
 check "  the lease is new" "$([ "$new_lease" != "$lease_B" ]; echo $?)"
 wait_log "$WORK/C.log" "NAME B echo [0-9]+\$" 5
 check "  and B's echo name is back" "$([ "$(grep -cE "NAME B echo [0-9]+\$" "$WORK/C.log")" -ge 2 ]; echo $?)"
+for _ in $(seq 30); do
+  [ "$(grep -c "CALL B ok B ping" "$WORK/C.log")" -ge 2 ] && break
+  sleep 0.1
+done
+check "  and C calls B again" "$([ "$(grep -c "CALL B ok B ping" "$WORK/C.log")" -ge 2 ]; echo $?)"
 
 # B and C stop cleanly (SIGTERM), with nothing from the sanitizers (asan builds).
 for n in B C; do

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The cluster under faults, end to end (tests/integration/cluster/*): a node
+# killed with kill -9 in the middle of a call (the caller fails at once, naming
+# the node), calls while it is gone, the node restarted (calls succeed again),
+# a node that stops answering but keeps its socket (SIGSTOP: the call's timeout
+# fires), hostile peers on the cluster port (garbage, a truncated frame then
+# close, an oversized length, a message over the limit, a bad frame kind, a
+# peer that never joins: each logged and dropped while the node keeps serving
+# another node), a raw peer speaking the documented wire format, and the
+# cluster secret (match works, mismatch and one-sided secrets are refused, the
+# secret never crosses the wire).
+# Args: path to tern. Run from the project root (ctest does).
+set -u
+TERN=$1
+WORK=$(mktemp -d /tmp/tern-clfaults-XXXXXX)
+MAP=$WORK/clustermap.lua
+source "$(dirname "$0")/net_lib.sh"          # free_port
+source "$(dirname "$0")/cluster/lib.sh"      # start_node, drive, check, ...
+bg_pids=()
+cleanup() {
+  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  stop_all
+  if [ "$fail" -ne 0 ]; then
+    for f in "$WORK"/*.log; do echo "--- $f"; tail -n 40 "$f"; done
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+port_b=$(free_port)
+port_s1=$(free_port)
+relay_port=$(free_port)
+cat >"$MAP" <<MAP
+a = "127.0.0.1:$(free_port)"
+b = "127.0.0.1:$port_b"
+s1 = "127.0.0.1:$port_s1"
+s2 = "127.0.0.1:$(free_port)"
+s3 = "127.0.0.1:$(free_port)"
+s1relay = "127.0.0.1:$relay_port"   -- s1 through a relay that records the bytes
+MAP
+
+start_node a; check "node a up ($(lap))" $?
+start_node b; check "node b up ($(lap))" $?
+out=$(drive a '"call", "b"'); check "a -> b: $out" $?
+
+# --- kill -9 in the middle of a call --------------------------------------------
+drive a '"call_fails", "b", 1000, "sleep", 1000' 20 >"$WORK/kill.out" &
+bg=$!
+bg_pids+=("$bg")
+wait_log "${NODE_LOG[b]}" "slow call started" 50
+check "b is inside the slow call" $?
+t0=$(now_ms)
+kill -KILL "${NODE_PID[b]}"
+wait "${NODE_PID[b]}" 2>/dev/null
+NODE_PID[b]=""
+wait "$bg"
+rc=$?
+took=$(($(now_ms) - t0))
+out=$(cat "$WORK/kill.out")
+[ $rc -eq 0 ] && [[ "$out" == *"cluster node [b]"* ]] && [[ "$out" == *"link closed"* ]] && [ "$took" -lt 3000 ]
+check "kill -9 b mid-call: the caller fails ${took} ms after the kill, naming the node: $out" $?
+
+out=$(drive a '"call_fails", "b", 300, "whoami"')
+[ $? -eq 0 ] && [[ "$out" == *"cluster node [b]"* ]] && [[ "$out" == *"connect failed"* ]]
+check "b gone: a call fails at once: $out" $?
+
+start_node b; check "b restarted on its port ($(lap))" $?
+out=$(drive a '"until_ok", "b", 500'); check "a reaches b again: $out" $?
+out=$(drive a '"basic", "b"'); check "a -> b works in full after the restart: $out" $?
+
+# --- a node that stops answering but keeps its socket ----------------------------
+kill -STOP "${NODE_PID[b]}"
+out=$(drive a '"call_fails", "b", 50, "whoami"')
+rc=$?
+kill -CONT "${NODE_PID[b]}"
+ms=$(sed -n 's/^OK failed after \([0-9]*\) ms.*/\1/p' <<<"$out")
+[ $rc -eq 0 ] && [[ "$out" == *"cluster node [b]"* ]] && [[ "$out" == *"call timeout after 50 cs"* ]] &&
+  [ "${ms:-0}" -ge 450 ] && [ "${ms:-99999}" -lt 3000 ]
+check "b stopped (SIGSTOP): the 50 cs timeout fires: $out" $?
+out=$(drive a '"call", "b"'); check "b continued: the same link answers again: $out" $?
+
+# --- hostile peers on b's cluster port while a keeps calling b --------------------
+python3 "$HERE/peer.py" "$port_b" silent &
+silent=$!
+bg_pids+=("$silent")
+drive a '"keep_calling", "b", 300' 30 >"$WORK/keep.out" &
+keep=$!
+bg_pids+=("$keep")
+for mode in garbage truncated oversized toolarge badkind; do
+  python3 "$HERE/peer.py" "$port_b" $mode
+  check "hostile peer ($mode): b closes it" $?
+done
+log=${NODE_LOG[b]}
+wait_log "$log" "dropped peer .*: oversized frame: length 1195725856 is over the limit"
+check "garbage: b logs why ($(grep -o 'dropped peer [^:]*:[0-9]*: oversized frame: length 1195725856[^)]*' "$log" | head -1))" $?
+wait_log "$log" "dropped peer .*peer.py.*: the link closed with a truncated frame \(19 bytes"
+check "truncated frame then close: b logs it" $?
+wait_log "$log" "dropped peer .*: oversized frame: length 2147483647"
+check "oversized length: b logs it" $?
+wait_log "$log" "dropped peer .*: message of 1073741824 bytes is over the limit of 67108864"
+check "a message over the limit: b logs it" $?
+wait_log "$log" "dropped peer .*: unexpected frame kind 0x10"
+check "a bad frame kind: b logs it" $?
+python3 "$HERE/peer.py" "$port_b" call
+check "a raw peer (peer.py) joins and calls @echo with the documented frames" $?
+wait "$keep"; rc=$?
+check "a kept calling b all along: $(cat "$WORK/keep.out")" $rc
+wait "$silent"; rc=$?
+check "a peer that never joins is dropped ($(grep -o 'no JOIN within 5 s' "$log" | head -1))" $rc
+kill -0 "${NODE_PID[b]}"; check "b is still running" $?
+out=$(drive a '"basic", "b"'); check "a -> b in full after the hostile peers: $out" $?
+
+# --- the cluster secret ----------------------------------------------------------
+start_node s1 'cluster_secret = "s3cret-1234"'; check "s1 up (secret s3cret-1234)" $?
+start_node s2 'cluster_secret = "s3cret-1234"'; check "s2 up (the same secret)" $?
+start_node s3 'cluster_secret = "other-5678"'; check "s3 up (another secret)" $?
+out=$(drive s2 '"basic", "s1"'); check "s2 -> s1 with the same secret: $out" $?
+out=$(drive s1 '"basic", "s2"'); check "s1 -> s2 with the same secret: $out" $?
+out=$(drive s3 '"call_fails", "s1", 300, "whoami"')
+[ $? -eq 0 ] && [[ "$out" == *"cluster node [s1]"* ]] && [[ "$out" == *"refused: authentication failed"* ]]
+check "s3 -> s1, secrets differ: refused: $out" $?
+wait_log "${NODE_LOG[s1]}" "dropped peer .*: refused: authentication failed"
+check "s1 logs the refusal" $?
+out=$(drive a '"call_fails", "s1", 300, "whoami"')
+[ $? -eq 0 ] && [[ "$out" == *"requires a cluster secret"* ]]
+check "a (no secret) -> s1: refused: $out" $?
+out=$(drive s1 '"call_fails", "a", 300, "whoami"')
+[ $? -eq 0 ] && [[ "$out" == *"has no cluster secret"* ]]
+check "s1 -> a (no secret): refused: $out" $?
+python3 "$HERE/relay.py" "$relay_port" "$port_s1" "$WORK/wire.bin" "$WORK/relay.ready" &
+bg_pids+=("$!")
+for _ in $(seq 50); do [ -e "$WORK/relay.ready" ] && break; sleep 0.1; done
+out=$(drive s2 '"call", "s1relay"')
+[ $? -eq 0 ] && [[ "$out" == "OK s1" ]]
+check "s2 -> s1 through a recording relay: $out" $?
+[ -s "$WORK/wire.bin" ] && ! grep -aq "s3cret" "$WORK/wire.bin"
+check "the secret is not in the $(stat -c %s "$WORK/wire.bin" 2>/dev/null) bytes on the wire" $?
+
+for n in a b s1 s2 s3; do
+  kill -0 "${NODE_PID[$n]}" 2>/dev/null || { echo "FAIL node $n died"; fail=1; }
+done
+stop_all
+check_sanitizers
+[ "$fail" -eq 0 ] && echo "PASS cluster_faults"
+exit $fail
