@@ -6,8 +6,9 @@
 --   PREFIX .. "nodes/" .. node          -> "host:port"   (this node, once cluster.open ran)
 --   PREFIX .. "names/" .. node .. "/" .. name -> address (cluster.register names)
 -- It watches PREFIX and hands cluster.reload the config file's map merged with
--- etcd's nodes; a node whose key went away (its lease expired: it died) is
--- given as false (down), so calls to it fail at once with an error naming it.
+-- etcd's nodes; a node whose key went away (its lease expired: it died) goes
+-- back to its file entry, or is given as false (down) when it has none, so
+-- calls to it fail at once with an error naming it.
 -- etcd errors are retried with back-off and logged once per change of state.
 --
 -- Commands (skynet.call(".cluster_registry", "lua", cmd, ...)):
@@ -17,7 +18,7 @@
 --   "nodes"                    -> { name = "host:port" } as etcd says now
 --   "names"                    -> { node = { name = address } } as etcd says now
 --   "resolve", name [, node]   -> node, address: where a published name lives
---   "status"                   -> { lease =, watching =, revision = }
+--   "status"                   -> { lease =, watching =, revision =, node = }
 local skynet = require "skynet"
 require "skynet.manager"  -- skynet.register
 local etcd = require "tern.etcd"
@@ -162,7 +163,10 @@ local function lease_step(keepalive)
     lease = id
     for k in pairs(published) do dirty[k] = true end
   end
-  for k in pairs(dirty) do
+  -- A copy of the keys: put yields, and publish() may add keys meanwhile.
+  local keys = {}
+  for k in pairs(dirty) do keys[#keys + 1] = k end
+  for _, k in ipairs(keys) do
     local v = published[k]
     if v then
       local ok, err = client:put(k, v, lease)
@@ -171,7 +175,8 @@ local function lease_step(keepalive)
         return nil, "put: " .. tostring(err)
       end
     end
-    dirty[k] = nil
+    -- Unless publish() changed the value while the put was under way.
+    if published[k] == v then dirty[k] = nil end
   end
   if keepalive then
     local left, err = client:keepalive(lease)
