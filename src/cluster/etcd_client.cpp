@@ -18,13 +18,13 @@ std::once_flag curl_once;
 struct transfer {
   uint64_t id = 0;
   request req;
-  size_t endpoint = 0;   // index of the endpoint being tried
-  size_t tries = 0;      // endpoints tried so far, this one included
+  size_t endpoint = 0;  // index of the endpoint being tried
+  size_t tries = 0;     // endpoints tried so far, this one included
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
-  std::string data;      // unary: the body so far; watch: the unfinished line
-  bool streamed = false; // watch: a line arrived, so no failover any more
-  bool ended = false;    // watch: the last delivery was made from a line
+  std::string data;       // unary: the body so far; watch: the unfinished line
+  bool streamed = false;  // watch: a line arrived, so no failover any more
+  bool ended = false;     // watch: the last delivery was made from a line
   char errbuf[CURL_ERROR_SIZE] = {};
 };
 
@@ -38,9 +38,9 @@ struct client::impl {
 
   std::mutex mu;
   std::vector<std::pair<uint64_t, request>> submitted;  // guarded by mu
-  std::vector<uint64_t> canceled;                        // guarded by mu
-  uint64_t next_id = 1;                                  // guarded by mu
-  bool stopping = false;                                 // guarded by mu
+  std::vector<uint64_t> canceled;                       // guarded by mu
+  uint64_t next_id = 1;                                 // guarded by mu
+  bool stopping = false;                                // guarded by mu
 
   // The client's thread only.
   size_t current = 0;  // the endpoint that answered last
@@ -168,7 +168,8 @@ void client::impl::finished(transfer& t, CURLcode code) {
       r = parse_watch_line(t.data);
       if (r.ok) r = result{};
     }
-    if (r.error.empty()) r.error = where + ": watch stream ended (HTTP " + std::to_string(status) + ")";
+    if (r.error.empty())
+      r.error = where + ": watch stream ended (HTTP " + std::to_string(status) + ")";
   } else {
     r = parse_response(t.req.kind, status, t.data);
     if (!r.ok) r.error = where + ": " + r.error;

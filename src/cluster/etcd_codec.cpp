@@ -2,9 +2,8 @@
 
 #include <openssl/evp.h>
 
-#include <nlohmann/json.hpp>
-
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 namespace tern::cluster::etcd {
 
@@ -147,13 +146,20 @@ std::string watch_body(std::string_view key, std::string_view range_end, int64_t
 
 const char* path(kind k) {
   switch (k) {
-    case kind::grant: return "/v3/lease/grant";
-    case kind::revoke: return "/v3/lease/revoke";
-    case kind::keepalive: return "/v3/lease/keepalive";
-    case kind::put: return "/v3/kv/put";
-    case kind::range: return "/v3/kv/range";
-    case kind::del: return "/v3/kv/deleterange";
-    case kind::watch: return "/v3/watch";
+    case kind::grant:
+      return "/v3/lease/grant";
+    case kind::revoke:
+      return "/v3/lease/revoke";
+    case kind::keepalive:
+      return "/v3/lease/keepalive";
+    case kind::put:
+      return "/v3/kv/put";
+    case kind::range:
+      return "/v3/kv/range";
+    case kind::del:
+      return "/v3/kv/deleterange";
+    case kind::watch:
+      return "/v3/watch";
   }
   return "";
 }

@@ -55,11 +55,11 @@ struct event {
 // One answer of any kind; which fields are set depends on the request.
 struct result {
   bool ok = false;
-  std::string error;     // when !ok: etcd's message, or the transport's
-  int64_t revision = 0;  // header.revision: the store's revision at the answer
-  int64_t lease = 0;     // grant, keepalive: the lease id
-  int64_t ttl = 0;       // grant, keepalive: seconds left; keepalive 0 = lease gone
-  int64_t deleted = 0;   // delete: keys removed
+  std::string error;                // when !ok: etcd's message, or the transport's
+  int64_t revision = 0;             // header.revision: the store's revision at the answer
+  int64_t lease = 0;                // grant, keepalive: the lease id
+  int64_t ttl = 0;                  // grant, keepalive: seconds left; keepalive 0 = lease gone
+  int64_t deleted = 0;              // delete: keys removed
   std::vector<etcd::kv> kvs;        // range
   std::vector<etcd::event> events;  // watch
   bool created = false;             // watch: the watch is set up

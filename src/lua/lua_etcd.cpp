@@ -191,10 +191,10 @@ void push_answer(lua_State* L, const answer& a) {
 
 int lpoll(lua_State* L) {
   binding& b = check(L);
-  // Answers move into a userdata-free local only for the swap; Lua errors
-  // (out of memory while building tables) cannot happen before they are
-  // owned by `taken`, which lives in a Lua-owned box below.
-  auto* taken = static_cast<std::deque<answer>*>(lua_newuserdatauv(L, sizeof(std::deque<answer>), 0));
+  // The answers move into a userdata (its __gc destroys them) before any Lua
+  // table is built: an out-of-memory error there longjmps, and must not leak.
+  auto* taken =
+      static_cast<std::deque<answer>*>(lua_newuserdatauv(L, sizeof(std::deque<answer>), 0));
   new (taken) std::deque<answer>();
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, [](lua_State* S) {
@@ -242,9 +242,11 @@ int lclient(lua_State* L) {
     b->box->node = ctx->node;
     b->box->handle = ctx->handle;
     b->box->ptype = int(ptype);
-    b->client = std::make_unique<etcd::client>(
-        etcd::parse_endpoints(spec), int(timeout_ms),
-        [box = b->box](uint64_t id, etcd::result&& r, bool more) { box->push(id, std::move(r), more); });
+    b->client =
+        std::make_unique<etcd::client>(etcd::parse_endpoints(spec), int(timeout_ms),
+                                       [box = b->box](uint64_t id, etcd::result&& r, bool more) {
+                                         box->push(id, std::move(r), more);
+                                       });
   } catch (...) {
     failed = true;
   }
@@ -283,9 +285,9 @@ int lprefix_end(lua_State* L) {
 extern "C" int luaopen_tern_etcdcore(lua_State* L) {
   using namespace tern::lua;
   static const luaL_Reg methods[] = {
-      {"grant", lgrant},   {"revoke", lrevoke}, {"keepalive", lkeepalive}, {"put", lput},
-      {"range", lrange},   {"delete", ldelete}, {"watch", lwatch},         {"cancel", lcancel},
-      {"poll", lpoll},     {"close", lclose},   {nullptr, nullptr},
+      {"grant", lgrant}, {"revoke", lrevoke}, {"keepalive", lkeepalive}, {"put", lput},
+      {"range", lrange}, {"delete", ldelete}, {"watch", lwatch},         {"cancel", lcancel},
+      {"poll", lpoll},   {"close", lclose},   {nullptr, nullptr},
   };
   if (luaL_newmetatable(L, kClientMeta)) {
     luaL_newlib(L, methods);
@@ -297,7 +299,8 @@ extern "C" int luaopen_tern_etcdcore(lua_State* L) {
 
   lua_createtable(L, 0, 3);
   lua_getfield(L, LUA_REGISTRYINDEX, "skynet_context");
-  if (!lua_touserdata(L, -1)) return luaL_error(L, "tern.etcdcore: init the service's context first");
+  if (!lua_touserdata(L, -1))
+    return luaL_error(L, "tern.etcdcore: init the service's context first");
   lua_pushcclosure(L, lclient, 1);
   lua_setfield(L, -2, "client");
   lua_pushcfunction(L, lendpoints);

@@ -185,8 +185,9 @@ TEST(EtcdClient, EveryEndpointDeadIsAnError) {
 TEST(EtcdClient, EtcdErrorIsDelivered) {
   fake_etcd server([](int fd, const std::string&, const std::string&) {
     std::string body = R"({"error":"etcdserver: requested lease not found","code":5})";
-    fake_etcd::write_all(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: " + std::to_string(body.size()) +
-                                 "\r\nConnection: close\r\n\r\n" + body);
+    fake_etcd::write_all(
+        fd, "HTTP/1.1 404 Not Found\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\nConnection: close\r\n\r\n" + body);
   });
   inbox box;
   etcd::client c({server.url()}, 2000, box.fn());
@@ -203,7 +204,9 @@ TEST(EtcdClient, WatchLinesArriveAsTheyCome) {
   int step = 0;  // the test moves the server on
   fake_etcd server([&](int fd, const std::string& path, const std::string&) {
     ASSERT_EQ(path, "/v3/watch");
-    fake_etcd::write_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+    fake_etcd::write_all(
+        fd,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
     fake_etcd::chunk(fd, "{\"result\":{\"header\":{\"revision\":\"3\"},\"created\":true}}\n");
     std::string line =
         R"({"result":{"header":{"revision":"4"},"events":[{"kv":{"key":"YQ==","value":"MQ==","mod_revision":"4"}}]}})"
@@ -248,7 +251,8 @@ TEST(EtcdClient, WatchLinesArriveAsTheyCome) {
   EXPECT_EQ(box.items[2].id, id);
   EXPECT_FALSE(box.items[2].r.ok);
   EXPECT_FALSE(box.items[2].more);
-  EXPECT_NE(box.items[2].r.error.find("watch stream ended"), std::string::npos) << box.items[2].r.error;
+  EXPECT_NE(box.items[2].r.error.find("watch stream ended"), std::string::npos)
+      << box.items[2].r.error;
 }
 
 TEST(EtcdClient, SilentPeerTimesOutAndWatchDoesNotBlockDestruction) {

@@ -3,6 +3,7 @@
 #include "cluster/etcd_codec.hpp"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace etcd = tern::cluster::etcd;
@@ -21,8 +22,8 @@ TEST(EtcdCodec, Base64RoundTrip) {
   EXPECT_EQ(*etcd::base64_decode("MTI3LjAuMC4xOjE="), "127.0.0.1:1");
   EXPECT_EQ(*etcd::base64_decode("Zg=="), "f");
   EXPECT_EQ(*etcd::base64_decode(""), "");
-  EXPECT_FALSE(etcd::base64_decode("Zg="));    // not a multiple of 4
-  EXPECT_FALSE(etcd::base64_decode("Z!g="));   // not the alphabet
+  EXPECT_FALSE(etcd::base64_decode("Zg="));   // not a multiple of 4
+  EXPECT_FALSE(etcd::base64_decode("Z!g="));  // not the alphabet
 }
 
 TEST(EtcdCodec, PrefixEnd) {
@@ -56,10 +57,14 @@ TEST(EtcdCodec, RequestBodies) {
   EXPECT_EQ(json::parse(etcd::range_body("/tern/", "/tern0")),
             json::parse(R"({"key":"L3Rlcm4v","range_end":"L3Rlcm4w"})"));
   EXPECT_EQ(json::parse(etcd::range_body("k", "")), json::parse(R"({"key":"aw=="})"));
-  EXPECT_EQ(json::parse(etcd::delete_body("k", "l")), json::parse(R"({"key":"aw==","range_end":"bA=="})"));
-  EXPECT_EQ(json::parse(etcd::watch_body("/tern/", "/tern0", 5)),
-            json::parse(R"({"create_request":{"key":"L3Rlcm4v","range_end":"L3Rlcm4w","start_revision":"5"}})"));
-  EXPECT_EQ(json::parse(etcd::watch_body("k", "", 0)), json::parse(R"({"create_request":{"key":"aw=="}})"));
+  EXPECT_EQ(json::parse(etcd::delete_body("k", "l")),
+            json::parse(R"({"key":"aw==","range_end":"bA=="})"));
+  EXPECT_EQ(
+      json::parse(etcd::watch_body("/tern/", "/tern0", 5)),
+      json::parse(
+          R"({"create_request":{"key":"L3Rlcm4v","range_end":"L3Rlcm4w","start_revision":"5"}})"));
+  EXPECT_EQ(json::parse(etcd::watch_body("k", "", 0)),
+            json::parse(R"({"create_request":{"key":"aw=="}})"));
   EXPECT_STREQ(etcd::path(etcd::kind::watch), "/v3/watch");
   EXPECT_STREQ(etcd::path(etcd::kind::del), "/v3/kv/deleterange");
 }
@@ -68,8 +73,9 @@ constexpr const char* kHeader =
     R"("header":{"cluster_id":"15118495548433857066","member_id":"13668033151171901709","revision":"7","raft_term":"2"})";
 
 TEST(EtcdCodec, GrantAndKeepalive) {
-  auto r = etcd::parse_response(etcd::kind::grant, 200,
-                                std::string("{") + kHeader + R"(,"ID":"4111120337796371205","TTL":"5"})");
+  auto r = etcd::parse_response(
+      etcd::kind::grant, 200,
+      std::string("{") + kHeader + R"(,"ID":"4111120337796371205","TTL":"5"})");
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.lease, 4111120337796371205);
   EXPECT_EQ(r.ttl, 5);
@@ -109,12 +115,14 @@ TEST(EtcdCodec, Range) {
 }
 
 TEST(EtcdCodec, DeleteAndErrors) {
-  auto r = etcd::parse_response(etcd::kind::del, 200, std::string("{") + kHeader + R"(,"deleted":"1"})");
+  auto r =
+      etcd::parse_response(etcd::kind::del, 200, std::string("{") + kHeader + R"(,"deleted":"1"})");
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.deleted, 1);
 
-  r = etcd::parse_response(etcd::kind::put, 404,
-                           R"({"error":"etcdserver: requested lease not found","message":"etcdserver: requested lease not found","code":5})");
+  r = etcd::parse_response(
+      etcd::kind::put, 404,
+      R"({"error":"etcdserver: requested lease not found","message":"etcdserver: requested lease not found","code":5})");
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error, "etcdserver: requested lease not found");
 
@@ -158,7 +166,8 @@ TEST(EtcdCodec, WatchLines) {
   EXPECT_EQ(r.compact_revision, 3);
   EXPECT_NE(r.error.find("compacted at 3"), std::string::npos);
 
-  r = etcd::parse_watch_line(R"({"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}})");
+  r = etcd::parse_watch_line(
+      R"({"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}})");
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("no leader"), std::string::npos);
 
