@@ -37,6 +37,8 @@ local dirty = {}              -- key -> true: not yet put under the current leas
 local lease                   -- the current lease id, nil while none
 local lease_token = {}        -- wakes the lease loop early
 local watching = false
+local watch                   -- the open watch, and when it was opened
+local watch_opened = 0
 local revision = 0
 
 local etcd_nodes = {}         -- node -> "host:port", from etcd
@@ -131,12 +133,12 @@ local function watch_loop()
       revision = rev
       apply()
       local w = client:watch(prefix, rev + 1)
-      watching = true
+      watch, watch_opened, watching = w, skynet.now(), true
       backoff = BACKOFF_MIN
       while true do
         local events, rev_or_err = w:next()
         if not events then
-          report("watch", rev_or_err)
+          if not w.restart then report("watch", rev_or_err) end
           break
         end
         for _, ev in ipairs(events) do
@@ -145,7 +147,7 @@ local function watch_loop()
         revision = rev_or_err
         apply()
       end
-      watching = false
+      watch, watching = nil, false
     else
       report("watch", rev)
     end
@@ -193,17 +195,27 @@ local function lease_loop()
   local interval = math.max(30, ttl * 100 // 3)  -- keep alive three times per TTL
   local backoff = BACKOFF_MIN
   local last_keepalive = skynet.now()
+  local failing_since
   while client do
     local due = skynet.now() - last_keepalive >= interval
     local ok, err = lease_step(due)
     if ok then
       report("lease")
+      -- etcd was unreachable for the lease but the watch opened before that
+      -- never ended: its connection may be dead without a reset (a partition).
+      -- Open it again quietly; the list that precedes it loses nothing.
+      if failing_since and watch and watch_opened <= failing_since then
+        watch.restart = true
+        watch:cancel()
+      end
+      failing_since = nil
       backoff = BACKOFF_MIN
       if due then last_keepalive = skynet.now() end
       local wait = interval - (skynet.now() - last_keepalive)
       if wait > 0 then skynet.sleep(wait, lease_token) end
     else
       report("lease", err)
+      failing_since = failing_since or skynet.now()
       skynet.sleep(backoff, lease_token)
       backoff = math.min(backoff * 2, BACKOFF_MAX)
     end

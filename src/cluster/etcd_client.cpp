@@ -162,6 +162,7 @@ void client::impl::finished(transfer& t, CURLcode code) {
   result r;
   if (code != CURLE_OK) {
     r.error = where + ": " + (t.errbuf[0] ? t.errbuf : curl_easy_strerror(code));
+    if (t.tries > 1) r.error = std::to_string(t.tries) + " endpoints failed, the last " + r.error;
   } else if (t.req.kind == kind::watch) {
     // The stream ended: what is left may be an error object without a newline.
     if (!t.data.empty() && t.data.find_first_not_of(" \r\n\t") != std::string::npos) {
