@@ -216,7 +216,10 @@ function command.proxy(_, node, name)
   end
   waiting = {}
   proxy_launching[fullname] = waiting
-  local ok, handle = pcall(skynet.newservice, "clusterproxy", node, name)
+  -- The proxy gets its sender now: it makes no calls of its own (a reply to a
+  -- call would be a forwarded message it must free itself).
+  local ok, handle = pcall(command.sender, nil, node)
+  if ok then ok, handle = pcall(skynet.newservice, "clusterproxy", node, name, handle) end
   proxy_launching[fullname] = nil
   if ok then proxies[fullname] = handle end
   for _, co in ipairs(waiting) do skynet.wakeup(co) end

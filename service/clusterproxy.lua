@@ -1,11 +1,12 @@
--- clusterproxy NODE ADDRESS: a local stand-in for a service of another node
+-- clusterproxy NODE ADDRESS SENDER: a local stand-in for a service of another node
 -- (cluster.proxy). Lua messages sent or called to it go to ADDRESS on NODE
--- (a handle, ".name" or "@name") through the node's sender, without being
--- unpacked here; replies come back the same way.
+-- (a handle, ".name" or "@name") through the node's sender (clusterd passes it),
+-- without being unpacked here; replies come back the same way.
 local skynet = require "skynet"
 require "skynet.manager"  -- skynet.forward_type
 
-local node, address = ...
+local node, address, sender = ...
+sender = tonumber(sender)
 
 skynet.register_protocol {
   name = "system",
@@ -22,8 +23,6 @@ local forward_map = {
 
 skynet.forward_type(forward_map, function()
   address = tonumber(address) or address
-  local clusterd = skynet.uniqueservice("clusterd")
-  local sender = skynet.call(clusterd, "lua", "sender", node)
   skynet.dispatch("system", function(session, _, msg, sz)
     if session == 0 then
       skynet.send(sender, "lua", "push", address, msg, sz)

@@ -62,7 +62,8 @@ const char* tern_command(tern_context* ctx, const char* cmd, const char* param);
 void tern_error(tern_context* ctx, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* During a callback: takes ownership of the current message's data. Returns a
- * buffer to release with tern_free (a copy for small inline messages). */
+ * buffer to release with tern_free (a copy for small inline messages), or NULL
+ * for an empty message. */
 void* tern_take_message(tern_context* ctx);
 
 uint32_t tern_context_handle(tern_context* ctx);

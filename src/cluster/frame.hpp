@@ -35,9 +35,9 @@ enum class kind : uint8_t {
 };
 
 inline constexpr size_t kLengthBytes = 4;
-inline constexpr size_t kHeaderBytes = 9;       // length, kind, session
-inline constexpr uint32_t kChunk = 64 * 1024;   // payload bytes per frame at most
-inline constexpr uint32_t kMaxName = 255;       // a target name's bytes at most
+inline constexpr size_t kHeaderBytes = 9;      // length, kind, session
+inline constexpr uint32_t kChunk = 64 * 1024;  // payload bytes per frame at most
+inline constexpr uint32_t kMaxName = 255;      // a target name's bytes at most
 // The largest body a valid frame has: a CALL with the longest name and a full chunk.
 inline constexpr uint32_t kMaxBody = 1 + 1 + kMaxName + 4 + kChunk;
 

@@ -13,22 +13,29 @@ namespace {
 
 const char* kind_name(kind k) {
   switch (k) {
-    case kind::call: return "CALL";
-    case kind::send: return "SEND";
-    case kind::ok: return "OK";
-    case kind::err: return "ERR";
-    case kind::more: return "MORE";
-    case kind::hello: return "HELLO";
-    case kind::join: return "JOIN";
-    case kind::welcome: return "WELCOME";
-    case kind::refuse: return "REFUSE";
+    case kind::call:
+      return "CALL";
+    case kind::send:
+      return "SEND";
+    case kind::ok:
+      return "OK";
+    case kind::err:
+      return "ERR";
+    case kind::more:
+      return "MORE";
+    case kind::hello:
+      return "HELLO";
+    case kind::join:
+      return "JOIN";
+    case kind::welcome:
+      return "WELCOME";
+    case kind::refuse:
+      return "REFUSE";
   }
   return "?";
 }
 
-bool known(uint8_t k) {
-  return (k >= 0x01 && k <= 0x05) || (k >= 0x10 && k <= 0x13);
-}
+bool known(uint8_t k) { return (k >= 0x01 && k <= 0x05) || (k >= 0x10 && k <= 0x13); }
 
 }  // namespace
 
@@ -63,7 +70,7 @@ void frame_decoder::feed(const char* bytes, size_t size) {
   if (pos_ == in_.size()) {
     in_.clear();
     pos_ = 0;
-  } else if (pos_ > 64 * 1024 && pos_ * 2 > in_.size()) {
+  } else if (pos_ > size_t(64) * 1024 && pos_ * 2 > in_.size()) {
     in_.erase(in_.begin(), in_.begin() + std::ptrdiff_t(pos_));
     pos_ = 0;
   }
@@ -78,8 +85,8 @@ frame_decoder::status frame_decoder::next(decoded& out) {
     uint32_t length = get_u32(f);
     if (length < 5) return fail(fmt::format("frame length {} is below the minimum of 5", length));
     if (length > 5 + kMaxBody)
-      return fail(fmt::format("oversized frame: length {} is over the limit of {}", length,
-                              5 + kMaxBody));
+      return fail(
+          fmt::format("oversized frame: length {} is over the limit of {}", length, 5 + kMaxBody));
     // The kind is checked as soon as it is there: garbage is refused early.
     if (avail >= 5) {
       auto k = uint8_t(f[4]);
@@ -151,18 +158,18 @@ frame_decoder::status frame_decoder::first(kind k, uint32_t session, const char*
   body += 4;
   size_t chunk = size_t(end - body);
   if (total > limits_.max_message)
-    return fail(fmt::format("message of {} bytes is over the limit of {}", total,
-                            limits_.max_message));
+    return fail(
+        fmt::format("message of {} bytes is over the limit of {}", total, limits_.max_message));
   if (chunk > total || chunk > kChunk)
-    return fail(fmt::format("{} frame carries {} bytes of a {}-byte message", kind_name(k), chunk,
-                            total));
+    return fail(
+        fmt::format("{} frame carries {} bytes of a {}-byte message", kind_name(k), chunk, total));
   if (partial_.count(session))
     return fail(fmt::format("session {} already has a message in progress", session));
   if (chunk < total) {
     // The first frame of a message in several: the chunk must be full.
     if (chunk != kChunk)
-      return fail(fmt::format("{} frame of a split message carries {} bytes, not {}",
-                              kind_name(k), chunk, kChunk));
+      return fail(fmt::format("{} frame of a split message carries {} bytes, not {}", kind_name(k),
+                              chunk, kChunk));
     if (partial_announced_ + total > limits_.max_partial)
       return fail(fmt::format("messages in progress would hold {} bytes, over the limit of {}",
                               partial_announced_ + total, limits_.max_partial));
@@ -192,8 +199,8 @@ frame_decoder::status frame_decoder::more(uint32_t session, const char* body, si
   partial& p = it->second;
   uint32_t missing = p.total - p.have;
   if (n > missing)
-    return fail(fmt::format("MORE frame of {} bytes overflows the message of session {}", n,
-                            session));
+    return fail(
+        fmt::format("MORE frame of {} bytes overflows the message of session {}", n, session));
   if (n != kChunk && n != missing)
     return fail(fmt::format("MORE frame of {} bytes in the middle of a message", n));
   std::memcpy(p.data + p.have, body, n);

@@ -33,7 +33,7 @@ namespace tern::cluster {
 enum class role : uint8_t { server, client };
 
 struct limits {
-  uint64_t max_message = 64u << 20;  // bytes of one message
+  uint64_t max_message = 64u << 20;   // bytes of one message
   uint64_t max_partial = 128u << 20;  // announced bytes of all messages in progress
 };
 
@@ -41,8 +41,8 @@ struct limits {
 struct decoded {
   kind k = kind::more;
   uint32_t session = 0;
-  uint32_t handle = 0;  // call, send: target handle (0 with no name: a name query)
-  std::string name;     // call, send: target name, if by name
+  uint32_t handle = 0;   // call, send: target handle (0 with no name: a name query)
+  std::string name;      // call, send: target name, if by name
   char* data = nullptr;  // call, send, ok, err: the message (mem_alloc; null when size 0)
   uint32_t size = 0;
   std::string body;  // hello, join, welcome, refuse: the frame's body

@@ -79,7 +79,9 @@ mac welcome_mac(std::string_view secret, const nonce& server, const nonce& clien
   return hmac_of(secret, "tern-cluster-1 welcome", server, client);
 }
 
-bool same_mac(const mac& a, const mac& b) { return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0; }
+bool same_mac(const mac& a, const mac& b) {
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 std::string encode(const hello& h) {
   std::string s(kMagic);
@@ -140,8 +142,7 @@ bool decode(std::string_view s, welcome& w, std::string* why) {
 
 std::optional<std::string> check_join(const join& j, const nonce& server_nonce,
                                       std::string_view secret) {
-  if (j.version != kVersion)
-    return "unsupported protocol version " + std::to_string(j.version);
+  if (j.version != kVersion) return "unsupported protocol version " + std::to_string(j.version);
   if (secret.empty()) {
     if (j.has_mac) return std::string("the peer has a cluster secret and this node has none");
     return std::nullopt;

@@ -32,11 +32,11 @@
 // C++ objects of that block are gone.
 //
 // Threading: a Lua module; everything runs on the service's worker.
-#include <lua.hpp>
 #include <unistd.h>
 
 #include <cstring>
 #include <exception>
+#include <lua.hpp>
 #include <new>
 #include <string>
 
@@ -272,8 +272,8 @@ int lreply(lua_State* L) {
     lua_pushlightuserdata(L, buf);
     lua_pushinteger(L, lua_Integer(n));
     if (groups > 1) {
-      lua_rawseti(L, -3, lua_Integer(2 * g + 2));
-      lua_rawseti(L, -2, lua_Integer(2 * g + 1));
+      lua_rawseti(L, -3, 2 * lua_Integer(g) + 2);
+      lua_rawseti(L, -2, 2 * lua_Integer(g) + 1);
     }
   }
   return groups > 1 ? 1 : 2;
@@ -368,7 +368,8 @@ int ljoin(lua_State* L) {
   return 2;
 }
 
-// core.accept(join_body, server_nonce, secret) -> true, welcome_frame, name | false, why, refuse_frame
+// core.accept(join_body, server_nonce, secret) -> true, welcome_frame, name | false, why,
+// refuse_frame
 int laccept(lua_State* L) {
   size_t n = 0;
   const char* body = luaL_checklstring(L, 1, &n);
@@ -447,8 +448,11 @@ extern "C" int luaopen_skynet_cluster_core(lua_State* L) {
   using namespace tern::cluster;
   luaL_checkversion(L);
   if (luaL_newmetatable(L, kDecoderMeta)) {
-    const luaL_Reg methods[] = {
-        {"feed", lfeed}, {"pop", lpop}, {"ready", lready}, {"buffered", lbuffered}, {nullptr, nullptr}};
+    const luaL_Reg methods[] = {{"feed", lfeed},
+                                {"pop", lpop},
+                                {"ready", lready},
+                                {"buffered", lbuffered},
+                                {nullptr, nullptr}};
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, decoder_gc);
@@ -456,17 +460,16 @@ extern "C" int luaopen_skynet_cluster_core(lua_State* L) {
   }
   lua_pop(L, 1);
   const luaL_Reg functions[] = {
-      {"decoder", ldecoder}, {"request", lrequest}, {"reply", lreply},
-      {"free", lfree},       {"hello", lhello},     {"join", ljoin},
-      {"accept", laccept},   {"welcome", lwelcome}, {"nodename", lnodename},
-      {nullptr, nullptr},
+      {"decoder", ldecoder},   {"request", lrequest}, {"reply", lreply},   {"free", lfree},
+      {"hello", lhello},       {"join", ljoin},       {"accept", laccept}, {"welcome", lwelcome},
+      {"nodename", lnodename}, {nullptr, nullptr},
   };
   luaL_newlib(L, functions);
   const struct {
     const char* name;
     kind k;
-  } kinds[] = {{"CALL", kind::call},   {"SEND", kind::send},       {"OK", kind::ok},
-               {"ERR", kind::err},     {"HELLO", kind::hello},     {"JOIN", kind::join},
+  } kinds[] = {{"CALL", kind::call},       {"SEND", kind::send},    {"OK", kind::ok},
+               {"ERR", kind::err},         {"HELLO", kind::hello},  {"JOIN", kind::join},
                {"WELCOME", kind::welcome}, {"REFUSE", kind::refuse}};
   for (const auto& k : kinds) {
     lua_pushinteger(L, lua_Integer(k.k));

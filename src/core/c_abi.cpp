@@ -54,6 +54,9 @@ void* tern_take_message(tern_context* ctx) {
   tern::message* m = ctx->current;
   if (!m || ctx->current_taken) return nullptr;
   ctx->current_taken = true;
+  // An empty message has nothing to own: NULL, not a 1-byte buffer that a
+  // forwarding Lua service (a timer's wake-up, say) would never free.
+  if (m->size == 0) return nullptr;
   if (!m->is_inline()) return m->payload.ptr;
   void* copy = tern::mem_alloc(m->size);
   std::memcpy(copy, m->payload.bytes, m->size);

@@ -104,7 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     message_packer packer(k, e.session, &t, e.bytes.data(), e.bytes.size());
     std::string again(packer.bytes(0, packer.count()), '\0');
     packer.write(again.data(), 0, packer.count());
-    result back = decode_all(r, true, l, reinterpret_cast<const uint8_t*>(again.data()), again.size(), 0);
+    result back =
+        decode_all(r, true, l, reinterpret_cast<const uint8_t*>(again.data()), again.size(), 0);
     check(back.error.empty() && back.events.size() == 1 && back.events[0] == e);
   }
   return 0;

@@ -40,16 +40,16 @@ s3 = "127.0.0.1:$(free_port)"
 s1relay = "127.0.0.1:$relay_port"   -- s1 through a relay that records the bytes
 MAP
 
-start_node a; check "node a up ($(lap))" $?
-start_node b; check "node b up ($(lap))" $?
-out=$(drive a '"call", "b"'); check "a -> b: $out" $?
+start_node a; rc=$?; check "node a up ($(lap))" $rc
+start_node b; rc=$?; check "node b up ($(lap))" $rc
+out=$(drive a '"call", "b"'); rc=$?; check "a -> b: $out" $rc
 
 # --- kill -9 in the middle of a call --------------------------------------------
 drive a '"call_fails", "b", 1000, "sleep", 1000' 20 >"$WORK/kill.out" &
 bg=$!
 bg_pids+=("$bg")
 wait_log "${NODE_LOG[b]}" "slow call started" 50
-check "b is inside the slow call" $?
+rc=$?; check "b is inside the slow call" $rc
 t0=$(now_ms)
 kill -KILL "${NODE_PID[b]}"
 wait "${NODE_PID[b]}" 2>/dev/null
@@ -59,15 +59,15 @@ rc=$?
 took=$(($(now_ms) - t0))
 out=$(cat "$WORK/kill.out")
 [ $rc -eq 0 ] && [[ "$out" == *"cluster node [b]"* ]] && [[ "$out" == *"link closed"* ]] && [ "$took" -lt 3000 ]
-check "kill -9 b mid-call: the caller fails ${took} ms after the kill, naming the node: $out" $?
+rc=$?; check "kill -9 b mid-call: the caller fails ${took} ms after the kill, naming the node: $out" $rc
 
 out=$(drive a '"call_fails", "b", 300, "whoami"')
 [ $? -eq 0 ] && [[ "$out" == *"cluster node [b]"* ]] && [[ "$out" == *"connect failed"* ]]
-check "b gone: a call fails at once: $out" $?
+rc=$?; check "b gone: a call fails at once: $out" $rc
 
-start_node b; check "b restarted on its port ($(lap))" $?
-out=$(drive a '"until_ok", "b", 500'); check "a reaches b again: $out" $?
-out=$(drive a '"basic", "b"'); check "a -> b works in full after the restart: $out" $?
+start_node b; rc=$?; check "b restarted on its port ($(lap))" $rc
+out=$(drive a '"until_ok", "b", 500'); rc=$?; check "a reaches b again: $out" $rc
+out=$(drive a '"basic", "b"'); rc=$?; check "a -> b works in full after the restart: $out" $rc
 
 # --- a node that stops answering but keeps its socket ----------------------------
 kill -STOP "${NODE_PID[b]}"
@@ -77,8 +77,8 @@ kill -CONT "${NODE_PID[b]}"
 ms=$(sed -n 's/^OK failed after \([0-9]*\) ms.*/\1/p' <<<"$out")
 [ $rc -eq 0 ] && [[ "$out" == *"cluster node [b]"* ]] && [[ "$out" == *"call timeout after 50 cs"* ]] &&
   [ "${ms:-0}" -ge 450 ] && [ "${ms:-99999}" -lt 3000 ]
-check "b stopped (SIGSTOP): the 50 cs timeout fires: $out" $?
-out=$(drive a '"call", "b"'); check "b continued: the same link answers again: $out" $?
+rc=$?; check "b stopped (SIGSTOP): the 50 cs timeout fires: $out" $rc
+out=$(drive a '"call", "b"'); rc=$?; check "b continued: the same link answers again: $out" $rc
 
 # --- hostile peers on b's cluster port while a keeps calling b --------------------
 python3 "$HERE/peer.py" "$port_b" silent &
@@ -89,53 +89,53 @@ keep=$!
 bg_pids+=("$keep")
 for mode in garbage truncated oversized toolarge badkind; do
   python3 "$HERE/peer.py" "$port_b" $mode
-  check "hostile peer ($mode): b closes it" $?
+  rc=$?; check "hostile peer ($mode): b closes it" $rc
 done
 log=${NODE_LOG[b]}
 wait_log "$log" "dropped peer .*: oversized frame: length 1195725856 is over the limit"
-check "garbage: b logs why ($(grep -o 'dropped peer [^:]*:[0-9]*: oversized frame: length 1195725856[^)]*' "$log" | head -1))" $?
+rc=$?; check "garbage: b logs why ($(grep -o 'dropped peer [^:]*:[0-9]*: oversized frame: length 1195725856[^)]*' "$log" | head -1))" $rc
 wait_log "$log" "dropped peer .*peer.py.*: the link closed with a truncated frame \(19 bytes"
-check "truncated frame then close: b logs it" $?
+rc=$?; check "truncated frame then close: b logs it" $rc
 wait_log "$log" "dropped peer .*: oversized frame: length 2147483647"
-check "oversized length: b logs it" $?
+rc=$?; check "oversized length: b logs it" $rc
 wait_log "$log" "dropped peer .*: message of 1073741824 bytes is over the limit of 67108864"
-check "a message over the limit: b logs it" $?
+rc=$?; check "a message over the limit: b logs it" $rc
 wait_log "$log" "dropped peer .*: unexpected frame kind 0x10"
-check "a bad frame kind: b logs it" $?
+rc=$?; check "a bad frame kind: b logs it" $rc
 python3 "$HERE/peer.py" "$port_b" call
-check "a raw peer (peer.py) joins and calls @echo with the documented frames" $?
+rc=$?; check "a raw peer (peer.py) joins and calls @echo with the documented frames" $rc
 wait "$keep"; rc=$?
 check "a kept calling b all along: $(cat "$WORK/keep.out")" $rc
 wait "$silent"; rc=$?
 check "a peer that never joins is dropped ($(grep -o 'no JOIN within 5 s' "$log" | head -1))" $rc
-kill -0 "${NODE_PID[b]}"; check "b is still running" $?
-out=$(drive a '"basic", "b"'); check "a -> b in full after the hostile peers: $out" $?
+kill -0 "${NODE_PID[b]}"; rc=$?; check "b is still running" $rc
+out=$(drive a '"basic", "b"'); rc=$?; check "a -> b in full after the hostile peers: $out" $rc
 
 # --- the cluster secret ----------------------------------------------------------
-start_node s1 'cluster_secret = "s3cret-1234"'; check "s1 up (secret s3cret-1234)" $?
-start_node s2 'cluster_secret = "s3cret-1234"'; check "s2 up (the same secret)" $?
-start_node s3 'cluster_secret = "other-5678"'; check "s3 up (another secret)" $?
-out=$(drive s2 '"basic", "s1"'); check "s2 -> s1 with the same secret: $out" $?
-out=$(drive s1 '"basic", "s2"'); check "s1 -> s2 with the same secret: $out" $?
+start_node s1 'cluster_secret = "s3cret-1234"'; rc=$?; check "s1 up (secret s3cret-1234)" $rc
+start_node s2 'cluster_secret = "s3cret-1234"'; rc=$?; check "s2 up (the same secret)" $rc
+start_node s3 'cluster_secret = "other-5678"'; rc=$?; check "s3 up (another secret)" $rc
+out=$(drive s2 '"basic", "s1"'); rc=$?; check "s2 -> s1 with the same secret: $out" $rc
+out=$(drive s1 '"basic", "s2"'); rc=$?; check "s1 -> s2 with the same secret: $out" $rc
 out=$(drive s3 '"call_fails", "s1", 300, "whoami"')
 [ $? -eq 0 ] && [[ "$out" == *"cluster node [s1]"* ]] && [[ "$out" == *"refused: authentication failed"* ]]
-check "s3 -> s1, secrets differ: refused: $out" $?
+rc=$?; check "s3 -> s1, secrets differ: refused: $out" $rc
 wait_log "${NODE_LOG[s1]}" "dropped peer .*: refused: authentication failed"
-check "s1 logs the refusal" $?
+rc=$?; check "s1 logs the refusal" $rc
 out=$(drive a '"call_fails", "s1", 300, "whoami"')
 [ $? -eq 0 ] && [[ "$out" == *"requires a cluster secret"* ]]
-check "a (no secret) -> s1: refused: $out" $?
+rc=$?; check "a (no secret) -> s1: refused: $out" $rc
 out=$(drive s1 '"call_fails", "a", 300, "whoami"')
 [ $? -eq 0 ] && [[ "$out" == *"has no cluster secret"* ]]
-check "s1 -> a (no secret): refused: $out" $?
+rc=$?; check "s1 -> a (no secret): refused: $out" $rc
 python3 "$HERE/relay.py" "$relay_port" "$port_s1" "$WORK/wire.bin" "$WORK/relay.ready" &
 bg_pids+=("$!")
 for _ in $(seq 50); do [ -e "$WORK/relay.ready" ] && break; sleep 0.1; done
 out=$(drive s2 '"call", "s1relay"')
 [ $? -eq 0 ] && [[ "$out" == "OK s1" ]]
-check "s2 -> s1 through a recording relay: $out" $?
+rc=$?; check "s2 -> s1 through a recording relay: $out" $rc
 [ -s "$WORK/wire.bin" ] && ! grep -aq "s3cret" "$WORK/wire.bin"
-check "the secret is not in the $(stat -c %s "$WORK/wire.bin" 2>/dev/null) bytes on the wire" $?
+rc=$?; check "the secret is not in the $(stat -c %s "$WORK/wire.bin" 2>/dev/null) bytes on the wire" $rc
 
 for n in a b s1 s2 s3; do
   kill -0 "${NODE_PID[$n]}" 2>/dev/null || { echo "FAIL node $n died"; fail=1; }

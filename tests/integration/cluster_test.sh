@@ -29,14 +29,14 @@ b = "127.0.0.1:$(free_port)"
 c = "127.0.0.1:$(free_port)"
 MAP
 
-start_node a; check "node a up ($(lap))" $?
-start_node b; check "node b up ($(lap))" $?
-start_node c 'cluster_max_message = 1048576'; check "node c up, cluster_max_message 1 MiB ($(lap))" $?
+start_node a; rc=$?; check "node a up ($(lap))" $rc
+start_node b; rc=$?; check "node b up ($(lap))" $rc
+start_node c 'cluster_max_message = 1048576'; rc=$?; check "node c up, cluster_max_message 1 MiB ($(lap))" $rc
 
 step() {  # step NODE 'driver args' DESCRIPTION [SECONDS]
   local out
   out=$(drive "$1" "$2" "${4:-30}")
-  check "$3: $out ($(lap))" $?
+  rc=$?; check "$3: $out ($(lap))" $rc
 }
 
 step a '"basic", "b"' "a -> b: call by handle, @name, .name; send then call; query"
@@ -58,7 +58,7 @@ step c '"limit", "a"' "c's 1 MiB limit: a larger request or push is refused befo
 step a '"limit_reply", "c"' "c's 1 MiB limit: a larger reply becomes an error" 60
 
 grep -q "cluster: dropped peer" "$WORK"/*.log
-[ $? -ne 0 ]; check "no peer was dropped in the normal runs" $?
+[ $? -ne 0 ]; rc=$?; check "no peer was dropped in the normal runs" $rc
 
 stop_all
 check_sanitizers

@@ -186,7 +186,7 @@ TEST(ClusterFrame, BadLengthsAndKinds) {
     frame_decoder d(role::server, limits{});
     d.ready();
     std::string f = control_frame(kind::hello, "x");  // a client-bound kind at a server
-    d.feed(f.data(), 5);  // refused as soon as the kind byte is there
+    d.feed(f.data(), 5);                              // refused as soon as the kind byte is there
     EXPECT_NE(drain_error(d).find("unexpected frame kind 0x10"), std::string::npos);
   }
   {

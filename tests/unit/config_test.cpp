@@ -242,6 +242,17 @@ TEST_F(ConfigTest, UnknownKeysAreWarningsAndKept) {
   EXPECT_NO_THROW(load_config(path));  // warnings pointer is optional
 }
 
+TEST_F(ConfigTest, ClusterKeysAreKnown) {
+  std::string path = write("cl.lua",
+                           "cluster = 'clustername.lua'\ncluster_secret = 's'\n"
+                           "cluster_max_message = 1048576\n");
+  std::vector<std::string> warnings;
+  auto m = as_map(load_config(path, &warnings));
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  EXPECT_EQ(m["cluster_secret"], "s");
+  EXPECT_EQ(m["cluster_max_message"], "1048576");
+}
+
 TEST_F(ConfigTest, NonStringErrorObjectNamesTheFile) {
   std::string path = write("e.lua", "error({})\n");
   EXPECT_TRUE(contains(error_of(path), path)) << error_of(path);

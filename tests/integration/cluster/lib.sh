@@ -95,5 +95,5 @@ check_sanitizers() {
     for f in $found; do echo "--- $f"; grep -E -A20 "Sanitizer|runtime error:" "$f" | head -60; done
   fi
   [ -z "$found" ]
-  check "no sanitizer report from any node" $?
+  rc=$?; check "no sanitizer report from any node" $rc
 }
