@@ -15,6 +15,10 @@ packages=(
   libcaf-dev
   wrk nginx
   clang libclang-rt-14-dev
+  # The cluster registry: libcurl and nlohmann-json for the etcd client; etcd
+  # for its integration test, which starts an etcd of its own on free ports
+  # (the package's system service, if it runs, is neither used nor touched).
+  libcurl4-openssl-dev nlohmann-json3-dev etcd-server
 )
 
 missing=()

@@ -34,6 +34,7 @@ local name_watchers = {} -- coroutines waiting in registered(since)
 local subscribers = {}   -- clusteragent -> true
 local agent_listener = {} -- clusteragent -> the listener it came from
 local gone_early = {}    -- clusteragents that left before their launch returned here
+local registry           -- service/cluster_registry.lua when cluster_registry is configured
 
 local command = {}
 
@@ -144,17 +145,25 @@ local function accept(listener, fd, peer)
 end
 
 function command.listen(_, host, port, maxclient)
+  local node_name
   if port == nil then
     local address = node_address[host]
     if not address then
       error(string.format("cluster node [%s] is %s", host, address == false and "down" or "not in the cluster map"))
     end
+    node_name = host
     host, port = split_address(address)
   end
   local id, addr, bound = socket.listen(host, port)
   local listener = { id = id, max = maxclient, count = 0 }
   socket.start(id, function(fd, peer) accept(listener, fd, peer) end)
   skynet.error(string.format("cluster: listening on %s:%d", addr, bound))
+  -- A node opened by name is published in etcd (docs/cluster_registry.md), at
+  -- the map's host (what others can reach) and the port bound.
+  if node_name and registry then
+    local h = host:find(":", 1, true) and ("[" .. host .. "]") or host
+    skynet.call(registry, "lua", "node", node_name, h .. ":" .. bound)
+  end
   return bound
 end
 
@@ -289,4 +298,13 @@ skynet.start(function()
     if not f then error("clusterd: unknown command " .. tostring(cmd)) end
     skynet.retpack(f(source, ...))
   end)
+  -- After dispatch is set: the registry calls reload and registered on us.
+  if skynet.getenv "cluster_registry" then
+    local ok, r = pcall(skynet.newservice, "cluster_registry", skynet.self())
+    if ok then
+      registry = r
+    else
+      skynet.error("cluster: cannot start the registry: " .. tostring(r))
+    end
+  end
 end)

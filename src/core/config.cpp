@@ -132,13 +132,14 @@ end
 return flat
 )lua";
 
-constexpr std::array<std::string_view, 27> kKnownKeys = {
+constexpr std::array<std::string_view, 30> kKnownKeys = {
     "thread",     "harbor",      "start",         "bootstrap",          "logger",
     "logservice", "logpath",     "daemon",        "cpath",              "luaservice",
     "lualoader",  "lua_path",    "lua_cpath",     "preload",            "profile",
     "standalone", "master",      "address",       "cluster",            "snax",
     "memlimit",   "debug_console", "monitor_interval_s", "overload_threshold", "worker_weights",
-    "cluster_secret", "cluster_max_message"};
+    "cluster_secret", "cluster_max_message",
+    "cluster_registry", "cluster_registry_prefix", "cluster_registry_ttl"};
 
 struct lua_state_closer {
   void operator()(lua_State* L) const noexcept { lua_close(L); }

@@ -6,6 +6,7 @@
 
 #include "lua/code_cache.hpp"
 #include "lua/lazy_libs.hpp"
+#include "lua/lua_etcd.hpp"
 #include "lua/lua_http.hpp"
 
 #include <fmt/format.h>
@@ -158,6 +159,8 @@ int init_lua(snlua* l, tern_context* ctx, const char* args, size_t sz) {
   lua_setfield(L, -2, "skynet.cluster.core");
   lua_pushcfunction(L, luaopen_tern_httpcore);
   lua_setfield(L, -2, "tern.httpcore");
+  lua_pushcfunction(L, luaopen_tern_etcdcore);
+  lua_setfield(L, -2, "tern.etcdcore");
   lua_pop(L, 2);
 
   std::string path = getenv_or(ctx, "lua_path", "./lualib/?.lua;./lualib/?/init.lua");

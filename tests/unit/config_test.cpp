@@ -253,6 +253,18 @@ TEST_F(ConfigTest, ClusterKeysAreKnown) {
   EXPECT_EQ(m["cluster_max_message"], "1048576");
 }
 
+TEST_F(ConfigTest, ClusterRegistryKeysAreKnown) {
+  std::string path = write("reg.lua",
+                           "cluster_registry = 'etcd://127.0.0.1:2379,127.0.0.1:22379'\n"
+                           "cluster_registry_prefix = '/p/'\ncluster_registry_ttl = 3\n");
+  std::vector<std::string> warnings;
+  auto m = as_map(load_config(path, &warnings));
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  EXPECT_EQ(m["cluster_registry"], "etcd://127.0.0.1:2379,127.0.0.1:22379");
+  EXPECT_EQ(m["cluster_registry_prefix"], "/p/");
+  EXPECT_EQ(m["cluster_registry_ttl"], "3");
+}
+
 TEST_F(ConfigTest, NonStringErrorObjectNamesTheFile) {
   std::string path = write("e.lua", "error({})\n");
   EXPECT_TRUE(contains(error_of(path), path)) << error_of(path);
