@@ -1,8 +1,24 @@
 # Helpers for the integration tests that talk TCP (sourced by *_test.sh).
 
-# free_port: a port on 127.0.0.1 nobody listens on right now.
+# free_port: a port on 127.0.0.1 nobody listens on right now, and not handed
+# out before in this test run: a port picked for a node that has not bound it
+# yet would otherwise come back from the kernel for the next caller. The ports
+# given out are kept in /tmp/tern-ports-$$ ($$ is the test's shell, also inside
+# $(...)); files of test shells that are gone are removed here.
+for _f in /tmp/tern-ports-*; do
+  [ -e "$_f" ] && ! kill -0 "${_f##*-}" 2>/dev/null && rm -f "$_f"
+done
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  local file=/tmp/tern-ports-$$ port
+  for _ in $(seq 50); do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    if ! grep -qx "$port" "$file" 2>/dev/null; then
+      echo "$port" >>"$file"
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
 }
 
 # wait_port PORT: waits up to 10 s for something to accept on 127.0.0.1:PORT.
