@@ -138,17 +138,25 @@ EOF
   stop_server
 fi
 
+# start_example NAME LANG MODE PORT: examples/server's NAME (http_hello or
+# ws_echo) in C++ (tern_NAME) or Lua (tern-server NAME.lua), 2 workers, in the
+# background; sets server_pid.
+start_example() {
+  local name=$1 lang=$2 mode=$3 port=$4
+  if [ "$lang" = cpp ]; then
+    "$build/examples/tern_$name" --host 127.0.0.1 --port "$port" --mode "$mode" --workers 2 >/dev/null 2>"$tmp/server.err" &
+  else
+    "$build/tern-server" "examples/server/$name.lua" "$port" "$mode" 2 >/dev/null 2>"$tmp/server.err" &
+  fi
+  server_pid=$!
+}
+
 for lang in cpp lua; do
   for mode in process base; do
     impl="tern-$lang-$mode"
     wanted "$impl" || continue
     port=$(free_port)
-    if [ "$lang" = cpp ]; then
-      "$build/examples/tern_http_hello" --host 127.0.0.1 --port "$port" --mode "$mode" --workers 2 >/dev/null 2>"$tmp/server.err" &
-    else
-      "$build/tern-server" examples/server/http_hello.lua "$port" "$mode" 2 >/dev/null 2>"$tmp/server.err" &
-    fi
-    server_pid=$!
+    start_example http_hello "$lang" "$mode" "$port"
     run_wrk "$impl" "$port"
     stop_server
   done
@@ -175,12 +183,7 @@ for lang in cpp lua; do
     impl="ws-$lang-$mode"
     wanted "$impl" || continue
     port=$(free_port)
-    if [ "$lang" = cpp ]; then
-      "$build/examples/tern_ws_echo" --host 127.0.0.1 --port "$port" --mode "$mode" --workers 2 >/dev/null 2>"$tmp/server.err" &
-    else
-      "$build/tern-server" examples/server/ws_echo.lua "$port" "$mode" 2 >/dev/null 2>"$tmp/server.err" &
-    fi
-    server_pid=$!
+    start_example ws_echo "$lang" "$mode" "$port"
     wait_port "$port" || { echo "bench http: $impl did not listen on $port" >&2; exit 1; }
     "$build/bench/tern_load_client" --host 127.0.0.1 --port "$port" --websocket /echo --connections 16 \
       --size 16 --window 1 --duration "$seconds" --warmup "$warmup" --server-pid "$server_pid" \

@@ -99,6 +99,16 @@ local function write_request(conn, method, url, header, content)
   if not socket.write(conn.fd, concat(out)) then error(format("httpc: write to %s failed", conn.host)) end
 end
 
+-- One read from the connection into the parser: the bytes read, or at the
+-- end of the stream what was left and the end itself (finish() fails unless
+-- the response can end there). Returns the parser's ok, why.
+local function read_more(conn, parser)
+  local data, rest = socket.read(conn.fd)
+  if data then return parser:feed(data) end
+  if rest and rest ~= "" then parser:feed(rest) end
+  return parser:finish()
+end
+
 local function fail(conn, why)
   if conn.timed_out then error(format("httpc: %s request timeout (%s cs)", conn.host, tostring(httpc.timeout))) end
   error(format("httpc: %s: %s", conn.host, why))
@@ -109,14 +119,7 @@ local function read_head(conn, parser, recvheader)
   while true do
     local code, header = parser:head(recvheader)
     if code then return code, header end
-    local data, rest = socket.read(conn.fd)
-    local ok, why
-    if data then
-      ok, why = parser:feed(data)
-    else
-      if rest and rest ~= "" then parser:feed(rest) end
-      ok, why = parser:finish()  -- fails unless the head is complete
-    end
+    local ok, why = read_more(conn, parser)
     if not ok then fail(conn, why) end
   end
 end
@@ -124,14 +127,7 @@ end
 -- Feeds the parser until the response is complete.
 local function read_body(conn, parser)
   while not parser:done() do
-    local data, rest = socket.read(conn.fd)
-    local ok, why
-    if data then
-      ok, why = parser:feed(data)
-    else
-      if rest and rest ~= "" then parser:feed(rest) end
-      ok, why = parser:finish()
-    end
+    local ok, why = read_more(conn, parser)
     if not ok then fail(conn, why) end
   end
 end
@@ -201,14 +197,7 @@ function stream:padding()
       self:close()
       return nil
     end
-    local data, rest = socket.read(conn.fd)
-    local ok, why
-    if data then
-      ok, why = parser:feed(data)
-    else
-      if rest and rest ~= "" then parser:feed(rest) end
-      ok, why = parser:finish()
-    end
+    local ok, why = read_more(conn, parser)
     if not ok then
       self.connected = false
       local text = conn.timed_out and format("httpc: %s request timeout", conn.host) or

@@ -48,7 +48,7 @@ out=$(drive a '"call", "b"'); rc=$?; check "a -> b: $out" $rc
 drive a '"call_fails", "b", 1000, "sleep", 1000' 20 >"$WORK/kill.out" &
 bg=$!
 bg_pids+=("$bg")
-wait_log "${NODE_LOG[b]}" "slow call started" 50
+wait_log "${NODE_LOG[b]}" "slow call started" 5
 rc=$?; check "b is inside the slow call" $rc
 t0=$(now_ms)
 kill -KILL "${NODE_PID[b]}"

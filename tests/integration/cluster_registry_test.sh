@@ -38,15 +38,6 @@ check() {  # check NAME CONDITION-RESULT [DETAIL]
   if [ "$2" = 0 ]; then echo "ok   $1"; else echo "FAIL $1 ${3:-}"; failed=1; fi
 }
 
-# wait_log FILE PATTERN SECONDS: waits for a line matching PATTERN (grep -E).
-wait_log() {
-  local end=$((SECONDS + $3))
-  while [ $SECONDS -le "$end" ]; do
-    grep -qE -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 CLIENT=$(free_port)
 PEER=$(free_port)

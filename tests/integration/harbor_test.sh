@@ -24,9 +24,6 @@ cleanup() {
 }
 fail=0
 trap cleanup EXIT
-check() {  # check NAME EXIT-CODE
-  if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi
-}
 source "$(dirname "$0")/net_lib.sh"  # free_port, wait_port
 
 MPORT=$(free_port)
@@ -50,15 +47,6 @@ CONF
   [ "${2:-}" = standalone ] && echo "standalone = \"127.0.0.1:$MPORT\"" >>"$WORK/node$1.conf"
 }
 
-# wait_log FILE PATTERN [SECONDS]: waits for a line matching PATTERN.
-wait_log() {
-  local tries=$(( ${3:-15} * 10 ))
-  for _ in $(seq "$tries"); do
-    grep -q -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 start_node() {  # start_node N
   "$TERN" "$WORK/node$1.conf" >"$WORK/node$1.out" 2>&1 &
@@ -68,14 +56,14 @@ start_node() {  # start_node N
 
 config 1 standalone; config 2; config 3
 start_node 1
-wait_log "$WORK/node1.log" "READY node1"; check "node 1 (master) starts" $?
+wait_log "$WORK/node1.log" "READY node1" 15; check "node 1 (master) starts" $?
 start_node 2
 wait_log "$WORK/node2.log" "DONE phase A" 20; check "phase A completes on node 2" $?
 grep -q "master: harbor 2 joined" "$WORK/node1.log"; check "the master logs harbor 2 joining" $?
 
 start_node 3
-wait_log "$WORK/node3.log" "READY node3"; check "node 3 joins and calls nodes 1 and 2" $?
-wait_log "$WORK/node2.log" "READY for kill"; check "node 2 has a call in flight to node 3" $?
+wait_log "$WORK/node3.log" "READY node3" 15; check "node 3 joins and calls nodes 1 and 2" $?
+wait_log "$WORK/node2.log" "READY for kill" 15; check "node 2 has a call in flight to node 3" $?
 kill -9 "$node3_pid"
 wait "$node3_pid" 2>/dev/null
 wait_log "$WORK/node2.log" "DONE phase B" 10; check "phase B (node 3 killed) completes" $?
@@ -118,7 +106,7 @@ for pat in "connection from .* refused: control or non-ASCII" "refused: bad harb
   wait_log "$WORK/node1.log" "$pat" 3; check "master log: $pat" $?
 done
 for n in 1 2; do
-  for pat in "refused: bad hello (not a tern harbor link)" "refused: hello from harbor 200, which is unknown" \
+  for pat in "refused: bad hello \\(not a tern harbor link\\)" "refused: hello from harbor 200, which is unknown" \
              "which is linked" "hello of wire version 9" "refused: closed before its hello"; do
     wait_log "$WORK/node$n.log" "$pat" 3; check "node $n log: $pat" $?
   done
@@ -161,7 +149,7 @@ grep -q "harbor 9 is down: protocol error: frame of 4294967295 bytes is over the
 check "node 1 logs the oversized frame" $?
 grep -q "harbor 9 is down: protocol error: frame of 5 bytes is shorter than its 14-byte trailer" "$WORK/node2.log"
 check "node 2 logs the short frame" $?
-wait_log "$WORK/node1.log" "master: harbor 9 is down (bad message \"Z what\")" 3; check "the master drops harbor 9 for its bad line" $?
+wait_log "$WORK/node1.log" "master: harbor 9 is down \\(bad message \"Z what\"\\)" 3; check "the master drops harbor 9 for its bad line" $?
 
 # Phase D: the master goes away.
 kill -9 "$node1_pid"

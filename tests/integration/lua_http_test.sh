@@ -13,7 +13,6 @@ cleanup() {
 }
 trap cleanup EXIT
 fail=0
-check() { if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 source "$(dirname "$0")/net_lib.sh"  # free_port
 
 for mode in process base; do

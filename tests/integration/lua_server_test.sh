@@ -11,7 +11,6 @@ cleanup() {
 }
 trap cleanup EXIT
 fail=0
-check() { if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 source "$(dirname "$0")/net_lib.sh"  # free_port
 # talk PORT LINE...: one connection, one reply line per line sent
 talk() {

@@ -11,9 +11,6 @@ cleanup() {
 }
 trap cleanup EXIT
 fail=0
-check() {  # check NAME EXIT-CODE
-  if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi
-}
 source "$(dirname "$0")/net_lib.sh"  # free_port, wait_port, console
 
 chat_port=$(free_port)

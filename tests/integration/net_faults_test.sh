@@ -37,6 +37,7 @@ lap() {  # time since the start, "t+S.CC s"
   now=$(date +%s%N)
   printf 't+%d.%02d s' $(((now - t_start) / 1000000000)) $(((now - t_start) / 10000000 % 100))
 }
+source "$(dirname "$0")/net_lib.sh"  # free_port, wait_port, console (its check is replaced below)
 check() {  # check NAME EXIT-CODE [KNOWN-FAILURE-TAG]
   local name=$1 rc=$2 tag=${3-}
   local known=0
@@ -49,15 +50,6 @@ check() {  # check NAME EXIT-CODE [KNOWN-FAILURE-TAG]
     echo "FAIL $name"
     fail=1
   fi
-}
-source "$(dirname "$0")/net_lib.sh"  # free_port, wait_port, console
-# wait_log FILE REGEX [TENTHS]: waits (default 3 s) for a line matching REGEX.
-wait_log() {
-  for _ in $(seq "${3:-30}"); do
-    grep -Eq "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
 }
 # watchdog_stat PORT FIELD: one counter of the watchdog (through the console).
 watchdog_stat() {

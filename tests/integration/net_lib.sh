@@ -1,5 +1,21 @@
 # Helpers for the integration tests that talk TCP (sourced by *_test.sh).
 
+# check NAME EXIT-CODE: prints "ok   NAME" or "FAIL NAME" and sets fail=1 on a
+# non-zero code (the test exits with $fail).
+check() {
+  if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi
+}
+
+# wait_log FILE REGEX [SECONDS]: waits (default 5 s) for a line of FILE
+# matching the extended regex REGEX.
+wait_log() {
+  for _ in $(seq $(( ${3:-5} * 10 ))); do
+    grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # free_port: a port on 127.0.0.1 nobody listens on right now, and not handed
 # out before in this test run: a port picked for a node that has not bound it
 # yet would otherwise come back from the kernel for the next caller. The ports

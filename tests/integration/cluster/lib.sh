@@ -11,9 +11,6 @@ lap() {  # time since the start, "t+S.CC s"
   now=$(date +%s%N)
   printf 't+%d.%02d s' $(((now - t_start) / 1000000000)) $(((now - t_start) / 10000000 % 100))
 }
-check() {  # check NAME EXIT-CODE
-  if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi
-}
 
 # start_node NAME [EXTRA-CONFIG-LINE]: starts a node whose cluster port is its
 # entry in $MAP; waits until it says it is ready.
@@ -27,7 +24,7 @@ start_node() {
   [ -n "$extra" ] && echo "$extra" >>"$WORK/$name.config"
   "$TERN" "$WORK/$name.config" 2>>"$WORK/$name.stderr" &
   NODE_PID[$name]=$!
-  wait_log "${NODE_LOG[$name]}" "node $name ready" 100
+  wait_log "${NODE_LOG[$name]}" "node $name ready" 10
 }
 
 stop_node() {  # stop_node NAME: SIGTERM, then SIGKILL after 5 s
@@ -45,14 +42,6 @@ stop_all() {
   for n in "${!NODE_PID[@]}"; do stop_node "$n"; done
 }
 
-# wait_log FILE REGEX [TENTHS]: waits (default 5 s) for a line matching REGEX.
-wait_log() {
-  for _ in $(seq "${3:-50}"); do
-    grep -Eq "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 # drive NODE 'args' [SECONDS]: `call .driver args` on NODE's console; prints
 # the driver's answer (or the error), returns 0 when it starts with OK.
